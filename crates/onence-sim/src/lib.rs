@@ -1,0 +1,1 @@
+//! 1NCE Management API simulator (work in progress).

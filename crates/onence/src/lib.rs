@@ -1,0 +1,1 @@
+//! 1NCE Management API client (work in progress).
