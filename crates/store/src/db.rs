@@ -1,0 +1,228 @@
+use crate::error::StoreResult;
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{Postgres, Sqlite};
+use std::str::FromStr;
+use std::time::Duration;
+
+static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
+static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Dialect {
+    Sqlite,
+    Postgres,
+}
+
+#[derive(Debug, Clone)]
+pub struct StoreOptions {
+    /// Connections kept by the pool (PostgreSQL) or readers (SQLite).
+    pub max_connections: u32,
+    /// PostgreSQL only: the schema to work in (tests give each run its own).
+    pub pg_schema: Option<String>,
+}
+
+impl Default for StoreOptions {
+    fn default() -> Self {
+        StoreOptions { max_connections: 10, pg_schema: None }
+    }
+}
+
+#[derive(Clone)]
+pub(crate) enum Db {
+    Sqlite { read: SqlitePool, write: SqlitePool },
+    Postgres(PgPool),
+}
+
+/// The store: cheap to clone, shared by every request and job.
+#[derive(Clone)]
+pub struct Store {
+    pub(crate) db: Db,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Store({:?})", self.dialect())
+    }
+}
+
+/// Runs `$body` with `$conn` bound to a reading pool of whichever engine is in use.
+/// The body is compiled once per engine.
+macro_rules! with_db {
+    ($store:expr, $conn:ident => $body:expr) => {
+        match &$store.db {
+            $crate::db::Db::Sqlite { read, .. } => {
+                let $conn = read;
+                $body
+            }
+            $crate::db::Db::Postgres(pool) => {
+                let $conn = pool;
+                $body
+            }
+        }
+    };
+}
+pub(crate) use with_db;
+
+/// Runs `$body` with `$conn` bound to the open transaction's connection
+/// (`&mut SqliteConnection` or `&mut PgConnection`; reborrow it with `&mut *$conn`).
+macro_rules! with_tx {
+    ($tx:expr, $conn:ident => $body:expr) => {
+        match $tx {
+            $crate::db::Tx::Sqlite(tx) => {
+                let $conn: &mut sqlx::SqliteConnection = &mut *tx;
+                $body
+            }
+            $crate::db::Tx::Postgres(tx) => {
+                let $conn: &mut sqlx::PgConnection = &mut *tx;
+                $body
+            }
+        }
+    };
+}
+pub(crate) use with_tx;
+
+/// A write transaction. Dropping it without [`Tx::commit`] rolls everything back.
+pub enum Tx {
+    Sqlite(sqlx::Transaction<'static, Sqlite>),
+    Postgres(sqlx::Transaction<'static, Postgres>),
+}
+
+impl Tx {
+    pub async fn commit(self) -> StoreResult<()> {
+        match self {
+            Tx::Sqlite(tx) => tx.commit().await?,
+            Tx::Postgres(tx) => tx.commit().await?,
+        }
+        Ok(())
+    }
+
+    pub fn dialect(&self) -> Dialect {
+        match self {
+            Tx::Sqlite(_) => Dialect::Sqlite,
+            Tx::Postgres(_) => Dialect::Postgres,
+        }
+    }
+}
+
+impl Store {
+    /// Connects to `sqlite://PATH` (created when missing) or `postgres://…`.
+    pub async fn connect(url: &str, options: &StoreOptions) -> StoreResult<Store> {
+        if url.starts_with("sqlite:") {
+            Self::connect_sqlite(url, options).await
+        } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
+            Self::connect_postgres(url, options).await
+        } else {
+            Err(sqlx::Error::Configuration(
+                format!("unsupported database URL scheme in {:?}: use sqlite:// or postgres://", scheme(url)).into(),
+            )
+            .into())
+        }
+    }
+
+    async fn connect_sqlite(url: &str, options: &StoreOptions) -> StoreResult<Store> {
+        let connect = SqliteConnectOptions::from_str(url)?
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Normal)
+            .foreign_keys(true)
+            .busy_timeout(Duration::from_secs(10))
+            .pragma("cache_size", "-32768")
+            .pragma("temp_store", "memory");
+        // The writer connects first so that the database file and WAL mode exist for the readers.
+        let write = SqlitePoolOptions::new()
+            .max_connections(1)
+            .acquire_timeout(Duration::from_secs(30))
+            .connect_with(connect.clone())
+            .await?;
+        let read = SqlitePoolOptions::new()
+            .max_connections(options.max_connections.max(1))
+            .connect_with(connect.read_only(true))
+            .await?;
+        Ok(Store { db: Db::Sqlite { read, write } })
+    }
+
+    async fn connect_postgres(url: &str, options: &StoreOptions) -> StoreResult<Store> {
+        let mut connect = PgConnectOptions::from_str(url)?;
+        if let Some(schema) = &options.pg_schema {
+            connect = connect.options([("search_path", schema.as_str())]);
+        }
+        let pool = PgPoolOptions::new()
+            .max_connections(options.max_connections.max(1))
+            .acquire_timeout(Duration::from_secs(10))
+            .connect_with(connect)
+            .await?;
+        Ok(Store { db: Db::Postgres(pool) })
+    }
+
+    pub fn dialect(&self) -> Dialect {
+        match self.db {
+            Db::Sqlite { .. } => Dialect::Sqlite,
+            Db::Postgres(_) => Dialect::Postgres,
+        }
+    }
+
+    /// Applies pending migrations. Safe to run from several instances at once:
+    /// on PostgreSQL the migrator holds an advisory lock; SQLite serialises writers.
+    pub async fn migrate(&self) -> StoreResult<()> {
+        match &self.db {
+            Db::Sqlite { write, .. } => SQLITE_MIGRATIONS.run(write).await?,
+            Db::Postgres(pool) => POSTGRES_MIGRATIONS.run(pool).await?,
+        }
+        Ok(())
+    }
+
+    /// True when the database answers and every migration this build knows is applied.
+    pub async fn ready(&self) -> StoreResult<bool> {
+        let expected = match self.dialect() {
+            Dialect::Sqlite => SQLITE_MIGRATIONS.iter().count(),
+            Dialect::Postgres => POSTGRES_MIGRATIONS.iter().count(),
+        } as i64;
+        let applied: Result<i64, sqlx::Error> = with_db!(self, c => {
+            sqlx::query_scalar("SELECT COUNT(*) FROM _sqlx_migrations WHERE success").fetch_one(c).await
+        });
+        match applied {
+            Ok(n) => Ok(n >= expected),
+            Err(sqlx::Error::Database(_)) => Ok(false),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    pub async fn begin(&self) -> StoreResult<Tx> {
+        Ok(match &self.db {
+            Db::Sqlite { write, .. } => Tx::Sqlite(write.begin().await?),
+            Db::Postgres(pool) => Tx::Postgres(pool.begin().await?),
+        })
+    }
+
+    /// Runs a statement outside the store's API. For tests and maintenance only.
+    pub async fn execute_raw(&self, sql: &str) -> StoreResult<()> {
+        match &self.db {
+            Db::Sqlite { write, .. } => sqlx::raw_sql(sql).execute(write).await.map(drop)?,
+            Db::Postgres(pool) => sqlx::raw_sql(sql).execute(pool).await.map(drop)?,
+        }
+        Ok(())
+    }
+
+    pub async fn close(&self) {
+        match &self.db {
+            Db::Sqlite { read, write } => {
+                read.close().await;
+                write.close().await;
+            }
+            Db::Postgres(pool) => pool.close().await,
+        }
+    }
+
+    /// Connections in use and idle, for metrics.
+    pub fn pool_state(&self) -> (u32, u32) {
+        match &self.db {
+            Db::Sqlite { read, write } => (read.size() + write.size(), (read.num_idle() + write.num_idle()) as u32),
+            Db::Postgres(pool) => (pool.size(), pool.num_idle() as u32),
+        }
+    }
+}
+
+fn scheme(url: &str) -> &str {
+    url.split(':').next().unwrap_or(url)
+}

@@ -1,0 +1,126 @@
+//! SIM event history, written in the same transaction as the change it records.
+
+use crate::db::{with_db, with_tx, Store, Tx};
+use crate::error::{StoreError, StoreResult};
+use crate::model::{NewEvent, Page, PageRequest, SimEvent};
+use crate::sql::{bind_args, Cursor, Sql};
+use chrono::{DateTime, Utc};
+use simfleet_domain::{EventKind, SimStatus};
+
+pub(crate) async fn insert_event(tx: &mut Tx, sim_id: i64, e: &NewEvent<'_>) -> StoreResult<()> {
+    with_tx!(tx, c => sqlx::query(
+        "INSERT INTO sim_events (sim_id, kind, old_status, new_status, note, actor, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+    )
+    .bind(sim_id)
+    .bind(e.kind.as_str())
+    .bind(e.old_status.map(SimStatus::as_str))
+    .bind(e.new_status.map(SimStatus::as_str))
+    .bind(e.note.as_deref())
+    .bind(e.actor)
+    .bind(crate::now())
+    .execute(&mut *c)
+    .await
+    .map(|r| r.rows_affected()))?;
+    Ok(())
+}
+
+/// Records the same kind of event for many SIMs, given with their current status.
+/// Creation events have no old status; others record the status unchanged.
+pub(crate) async fn insert_events_for(
+    tx: &mut Tx,
+    sims: &[(i64, SimStatus)],
+    kind: EventKind,
+    note: Option<&str>,
+    actor: &str,
+    now: DateTime<Utc>,
+) -> StoreResult<()> {
+    let creates = matches!(kind, EventKind::Created | EventKind::Imported);
+    if let Tx::Postgres(c) = tx {
+        sqlx::query(
+            "INSERT INTO sim_events (sim_id, kind, old_status, new_status, note, actor, created_at) \
+             SELECT id, $2, CASE WHEN $3 THEN NULL ELSE st END, st, $4, $5, $6 FROM UNNEST($1::int8[], $7::text[]) AS u(id, st)",
+        )
+        .bind(sims.iter().map(|(id, _)| *id).collect::<Vec<_>>())
+        .bind(kind.as_str())
+        .bind(creates)
+        .bind(note)
+        .bind(actor)
+        .bind(now)
+        .bind(sims.iter().map(|(_, s)| s.as_str()).collect::<Vec<_>>())
+        .execute(&mut **c)
+        .await?;
+        return Ok(());
+    }
+    for chunk in sims.chunks(4000) {
+        let mut sql = Sql::new("INSERT INTO sim_events (sim_id, kind, old_status, new_status, note, actor, created_at) VALUES ");
+        let (k, n, a, t) = (sql.arg(kind.as_str()), note.map(|n| sql.arg(n)), sql.arg(actor), sql.arg(now));
+        let n = n.unwrap_or_else(|| "NULL".into());
+        let values: Vec<String> = chunk
+            .iter()
+            .map(|(id, st)| {
+                let (id, st) = (sql.arg(*id), sql.arg(st.as_str()));
+                let old = if creates { "NULL".to_owned() } else { st.clone() };
+                format!("({id}, {k}, {old}, {st}, {n}, {a}, {t})")
+            })
+            .collect();
+        sql.push(&values.join(", "));
+        with_tx!(tx, c => bind_args!(sqlx::query(&sql.text), &sql.args).execute(&mut *c).await.map(|r| r.rows_affected()))?;
+    }
+    Ok(())
+}
+
+#[derive(sqlx::FromRow)]
+struct EventRow {
+    id: i64,
+    iccid: String,
+    kind: String,
+    old_status: Option<String>,
+    new_status: Option<String>,
+    note: Option<String>,
+    actor: String,
+    created_at: DateTime<Utc>,
+}
+
+pub(crate) async fn list_events(store: &Store, sim_id: i64, page: PageRequest<'_>) -> StoreResult<Page<SimEvent>> {
+    let limit = page.limit.clamp(1, 1000) as i64;
+    let mut sql = Sql::new(
+        "SELECT e.id, s.iccid, e.kind, e.old_status, e.new_status, e.note, e.actor, e.created_at \
+         FROM sim_events e JOIN sims s ON s.id = e.sim_id WHERE e.sim_id = ",
+    );
+    let p = sql.arg(sim_id);
+    sql.push(&p);
+    if let Some(raw) = page.cursor {
+        let cursor = Cursor::decode(raw).ok_or_else(|| StoreError::precondition(Some("cursor"), "is not a cursor returned by this list"))?;
+        let p = sql.arg(cursor.id);
+        sql.push(&format!(" AND e.id < {p}"));
+    }
+    let p = sql.arg(limit + 1);
+    sql.push(&format!(" ORDER BY e.id DESC LIMIT {p}"));
+    let mut rows: Vec<EventRow> =
+        with_db!(store, c => bind_args!(sqlx::query_as(&sql.text), &sql.args).fetch_all(c).await)?;
+    let more = rows.len() as i64 > limit;
+    rows.truncate(limit as usize);
+    let next_cursor = if more { rows.last().map(|r| Cursor { key: String::new(), id: r.id }.encode()) } else { None };
+    let total = if page.with_total {
+        Some(with_db!(store, c => sqlx::query_scalar("SELECT COUNT(*) FROM sim_events WHERE sim_id = $1").bind(sim_id).fetch_one(c).await)?)
+    } else {
+        None
+    };
+    Ok(Page {
+        items: rows
+            .into_iter()
+            .map(|r| SimEvent {
+                id: r.id,
+                iccid: r.iccid,
+                kind: r.kind,
+                old_status: r.old_status,
+                new_status: r.new_status,
+                note: r.note,
+                actor: r.actor,
+                created_at: r.created_at,
+            })
+            .collect(),
+        next_cursor,
+        total,
+    })
+}

@@ -1,0 +1,491 @@
+//! The SIM inventory: reading, listing, creating and updating SIMs.
+
+use crate::db::{with_db, with_tx, Dialect, Store, Tx};
+use crate::error::{StoreError, StoreResult};
+use crate::events::{insert_event, insert_events_for};
+use crate::model::*;
+use crate::sql::{bind_args, prefix_upper_bound, Cursor, Sql};
+use chrono::{DateTime, Utc};
+use simfleet_domain::{EventKind, Provider, SimStatus, SimType};
+use std::collections::HashMap;
+
+pub(crate) const SIM_COLUMNS: &str = "s.id, s.iccid, s.imsi, s.msisdn, s.imei, s.type, s.status, s.pin_enc, s.puk_enc, \
+     s.label, s.customer_id, s.tariff_plan_id, s.provider, s.created_at, s.updated_at, \
+     (SELECT a.code FROM activation_codes a WHERE a.sim_id = s.id ORDER BY a.id DESC LIMIT 1) AS activation_code";
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct SimRow {
+    id: i64,
+    iccid: String,
+    imsi: Option<String>,
+    msisdn: Option<String>,
+    imei: Option<String>,
+    #[sqlx(rename = "type")]
+    sim_type: String,
+    status: String,
+    pin_enc: Option<String>,
+    puk_enc: Option<String>,
+    label: Option<String>,
+    customer_id: Option<i64>,
+    tariff_plan_id: Option<i64>,
+    provider: String,
+    created_at: DateTime<Utc>,
+    updated_at: DateTime<Utc>,
+    activation_code: Option<String>,
+}
+
+impl SimRow {
+    pub(crate) fn into_sim(self, tags: Vec<String>) -> StoreResult<Sim> {
+        let corrupt = |what: &str, v: &str| {
+            StoreError::Database(sqlx::Error::Decode(format!("unknown {what} {v:?} in sims row {}", self.id).into()))
+        };
+        Ok(Sim {
+            sim_type: SimType::parse(&self.sim_type).ok_or_else(|| corrupt("type", &self.sim_type))?,
+            status: SimStatus::parse(&self.status).ok_or_else(|| corrupt("status", &self.status))?,
+            provider: Provider::parse(&self.provider).ok_or_else(|| corrupt("provider", &self.provider))?,
+            id: self.id,
+            iccid: self.iccid,
+            imsi: self.imsi,
+            msisdn: self.msisdn,
+            imei: self.imei,
+            pin_enc: self.pin_enc,
+            puk_enc: self.puk_enc,
+            label: self.label,
+            tags,
+            customer_id: self.customer_id,
+            tariff_plan_id: self.tariff_plan_id,
+            activation_code: self.activation_code,
+            created_at: self.created_at,
+            updated_at: self.updated_at,
+        })
+    }
+}
+
+/// Normalises tags: trimmed, no empties, no duplicates, sorted.
+pub(crate) fn clean_tags(tags: &[String]) -> Vec<String> {
+    let mut out: Vec<String> = tags.iter().map(|t| t.trim().to_owned()).filter(|t| !t.is_empty()).collect();
+    out.sort();
+    out.dedup();
+    out
+}
+
+impl Store {
+    pub async fn get_sim(&self, iccid: &str) -> StoreResult<Sim> {
+        let sql = format!("SELECT {SIM_COLUMNS} FROM sims s WHERE s.iccid = $1");
+        let row: Option<SimRow> =
+            with_db!(self, c => sqlx::query_as(&sql).bind(iccid).fetch_optional(c).await)?;
+        let row = row.ok_or(StoreError::NotFound("SIM"))?;
+        let id = row.id;
+        let mut tags = self.tags_for(&[id]).await?;
+        row.into_sim(tags.remove(&id).unwrap_or_default())
+    }
+
+    /// Tags of the given SIMs, in one query.
+    async fn tags_for(&self, sim_ids: &[i64]) -> StoreResult<HashMap<i64, Vec<String>>> {
+        let mut map: HashMap<i64, Vec<String>> = HashMap::new();
+        if sim_ids.is_empty() {
+            return Ok(map);
+        }
+        let mut sql = Sql::new("SELECT sim_id, tag FROM sim_tags WHERE sim_id IN (");
+        let placeholders: Vec<String> = sim_ids.iter().map(|id| sql.arg(*id)).collect();
+        sql.push(&placeholders.join(", ")).push(") ORDER BY sim_id, tag");
+        let rows: Vec<(i64, String)> =
+            with_db!(self, c => bind_args!(sqlx::query_as(&sql.text), &sql.args).fetch_all(c).await)?;
+        for (id, tag) in rows {
+            map.entry(id).or_default().push(tag);
+        }
+        Ok(map)
+    }
+
+    pub(crate) async fn rows_to_sims(&self, rows: Vec<SimRow>) -> StoreResult<Vec<Sim>> {
+        let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
+        let mut tags = self.tags_for(&ids).await?;
+        rows.into_iter().map(|r| {
+            let t = tags.remove(&r.id).unwrap_or_default();
+            r.into_sim(t)
+        }).collect()
+    }
+
+    /// Lists SIMs matching `filter` in `sort` order, one keyset page at a time.
+    pub async fn list_sims(&self, filter: &SimFilter, sort: SimSort, page: PageRequest<'_>) -> StoreResult<Page<Sim>> {
+        let limit = page.limit.clamp(1, 1000) as i64;
+        let mut sql = Sql::new(format!("SELECT {SIM_COLUMNS} FROM sims s WHERE 1=1"));
+        push_filter(&mut sql, filter);
+        let total = if page.with_total { Some(self.count_sims(filter).await?) } else { None };
+
+        let (column, tiebreak) = match sort.field {
+            SimSortField::Iccid => ("s.iccid", None),
+            SimSortField::CreatedAt => ("s.created_at", Some("s.id")),
+            SimSortField::UpdatedAt => ("s.updated_at", Some("s.id")),
+        };
+        let op = if sort.descending { "<" } else { ">" };
+        if let Some(raw) = page.cursor {
+            let cursor = Cursor::decode(raw).ok_or_else(|| StoreError::precondition(Some("cursor"), "is not a cursor returned by this list"))?;
+            let key = match sort.field {
+                SimSortField::Iccid => sql.arg(cursor.key.clone()),
+                _ => {
+                    let time = DateTime::parse_from_rfc3339(&cursor.key)
+                        .map_err(|_| StoreError::precondition(Some("cursor"), "does not belong to this sort order"))?;
+                    sql.arg(time.with_timezone(&Utc))
+                }
+            };
+            match tiebreak {
+                None => sql.push(&format!(" AND {column} {op} {key}")),
+                Some(tb) => {
+                    let id = sql.arg(cursor.id);
+                    sql.push(&format!(" AND ({column}, {tb}) {op} ({key}, {id})"))
+                }
+            };
+        }
+        let dir = if sort.descending { "DESC" } else { "ASC" };
+        sql.push(&format!(" ORDER BY {column} {dir}"));
+        if let Some(tb) = tiebreak {
+            sql.push(&format!(", {tb} {dir}"));
+        }
+        let fetch = sql.arg(limit + 1);
+        sql.push(&format!(" LIMIT {fetch}"));
+
+        let mut rows: Vec<SimRow> =
+            with_db!(self, c => bind_args!(sqlx::query_as(&sql.text), &sql.args).fetch_all(c).await)?;
+        let more = rows.len() as i64 > limit;
+        rows.truncate(limit as usize);
+        let items = self.rows_to_sims(rows).await?;
+        let next_cursor = match (more, items.last()) {
+            (true, Some(last)) => Some(
+                Cursor {
+                    key: match sort.field {
+                        SimSortField::Iccid => last.iccid.clone(),
+                        SimSortField::CreatedAt => last.created_at.to_rfc3339(),
+                        SimSortField::UpdatedAt => last.updated_at.to_rfc3339(),
+                    },
+                    id: last.id,
+                }
+                .encode(),
+            ),
+            _ => None,
+        };
+        Ok(Page { items, next_cursor, total })
+    }
+
+    pub async fn count_sims(&self, filter: &SimFilter) -> StoreResult<i64> {
+        let mut sql = Sql::new("SELECT COUNT(*) FROM sims s WHERE 1=1");
+        push_filter(&mut sql, filter);
+        Ok(with_db!(self, c => bind_args!(sqlx::query_scalar(&sql.text), &sql.args).fetch_one(c).await)?)
+    }
+
+    /// Creates one SIM and its `CREATED` event.
+    pub async fn create_sim(&self, sim: &NewSim, actor: &str) -> StoreResult<Sim> {
+        let mut tx = self.begin().await?;
+        let id = insert_sim(&mut tx, sim, crate::now()).await?;
+        insert_event(
+            &mut tx,
+            id,
+            &NewEvent { kind: EventKind::Created, old_status: None, new_status: Some(sim.status), note: None, actor },
+        )
+        .await?;
+        tx.commit().await?;
+        self.get_sim(&sim.iccid).await
+    }
+
+    /// Creates many SIMs in one transaction with one `event` each; all or nothing.
+    /// Batched: a few statements per thousand SIMs, not one per SIM.
+    pub async fn create_sims_bulk(&self, sims: &[NewSim], event: EventKind, note: Option<&str>, actor: &str) -> StoreResult<u64> {
+        let mut tx = self.begin().await?;
+        let now = crate::now();
+        let batch = match self.dialect() {
+            Dialect::Sqlite => 2000,
+            Dialect::Postgres => 10_000,
+        };
+        for chunk in sims.chunks(batch) {
+            let ids = insert_sims_batch(&mut tx, chunk, now).await?;
+            let events: Vec<(i64, SimStatus)> = chunk.iter().zip(&ids).map(|(s, id)| (*id, s.status)).collect();
+            insert_events_for(&mut tx, &events, event, note, actor, now).await?;
+            let tags: Vec<(i64, String)> = chunk
+                .iter()
+                .zip(&ids)
+                .flat_map(|(s, id)| clean_tags(&s.tags).into_iter().map(move |t| (*id, t)))
+                .collect();
+            insert_tags(&mut tx, &tags).await?;
+        }
+        tx.commit().await?;
+        Ok(sims.len() as u64)
+    }
+
+    /// Applies `patch` to one SIM and records what changed.
+    pub async fn update_sim(&self, iccid: &str, patch: &SimPatch, actor: &str) -> StoreResult<Sim> {
+        let mut tx = self.begin().await?;
+        let current = sim_in_tx(&mut tx, iccid).await?;
+        apply_patch(&mut tx, &[current.id], patch, actor).await?;
+        tx.commit().await?;
+        self.get_sim(iccid).await
+    }
+
+    /// Applies the same `patch` to every listed SIM, in one transaction: all or none.
+    pub async fn bulk_update_sims(&self, iccids: &[String], patch: &SimPatch, actor: &str) -> StoreResult<u64> {
+        if patch.msisdn.as_ref().is_some_and(|m| m.is_some()) && iccids.len() > 1 {
+            return Err(StoreError::precondition(Some("msisdn"), "cannot give several SIMs the same MSISDN"));
+        }
+        let mut tx = self.begin().await?;
+        let ids = ids_for_iccids(&mut tx, iccids).await?;
+        apply_patch(&mut tx, &ids, patch, actor).await?;
+        tx.commit().await?;
+        Ok(ids.len() as u64)
+    }
+
+    /// Event history of one SIM, newest first.
+    pub async fn sim_events(&self, iccid: &str, page: PageRequest<'_>) -> StoreResult<Page<SimEvent>> {
+        let sim = self.get_sim(iccid).await?;
+        crate::events::list_events(self, sim.id, page).await
+    }
+}
+
+fn push_filter(sql: &mut Sql, f: &SimFilter) {
+    if !f.statuses.is_empty() {
+        let ph: Vec<String> = f.statuses.iter().map(|s| sql.arg(s.as_str())).collect();
+        sql.push(&format!(" AND s.status IN ({})", ph.join(", ")));
+    }
+    if let Some(t) = f.sim_type {
+        let p = sql.arg(t.as_str());
+        sql.push(&format!(" AND s.type = {p}"));
+    }
+    if let Some(id) = f.customer_id {
+        let p = sql.arg(id);
+        sql.push(&format!(" AND s.customer_id = {p}"));
+    }
+    if let Some(id) = f.tariff_plan_id {
+        let p = sql.arg(id);
+        sql.push(&format!(" AND s.tariff_plan_id = {p}"));
+    }
+    if let Some(p) = f.provider {
+        let p = sql.arg(p.as_str());
+        sql.push(&format!(" AND s.provider = {p}"));
+    }
+    if let Some(tag) = &f.tag {
+        let p = sql.arg(tag.trim());
+        sql.push(&format!(" AND s.id IN (SELECT t.sim_id FROM sim_tags t WHERE t.tag = {p})"));
+    }
+    if let Some(q) = f.q.as_deref().map(str::trim).filter(|q| !q.is_empty()) {
+        // Index range scans rather than LIKE, so that both engines use their B-trees.
+        let digits = q.strip_prefix('+').unwrap_or(q);
+        let mut ors = Vec::new();
+        if digits.bytes().all(|b| b.is_ascii_digit()) {
+            if let Some(hi) = prefix_upper_bound(digits) {
+                for col in ["s.iccid", "s.msisdn", "s.imsi"] {
+                    let (lo, hi) = (sql.arg(digits), sql.arg(hi.clone()));
+                    ors.push(format!("({col} >= {lo} AND {col} < {hi})"));
+                }
+            }
+        }
+        let lower = q.to_lowercase();
+        if let Some(hi) = prefix_upper_bound(&lower) {
+            let (lo, hi) = (sql.arg(lower.clone()), sql.arg(hi));
+            ors.push(format!("(lower(s.label) >= {lo} AND lower(s.label) < {hi})"));
+        }
+        if !ors.is_empty() {
+            sql.push(&format!(" AND ({})", ors.join(" OR ")));
+        }
+    }
+}
+
+/// The SIM with this ICCID, read inside the transaction that will change it.
+pub(crate) async fn sim_in_tx(tx: &mut Tx, iccid: &str) -> StoreResult<Sim> {
+    let lock = if tx.dialect() == Dialect::Postgres { " FOR UPDATE OF s" } else { "" };
+    let sql = format!("SELECT {SIM_COLUMNS} FROM sims s WHERE s.iccid = $1{lock}");
+    let row: Option<SimRow> = with_tx!(tx, c => sqlx::query_as(&sql).bind(iccid).fetch_optional(&mut *c).await)?;
+    let row = row.ok_or(StoreError::NotFound("SIM"))?;
+    let tags: Vec<String> = with_tx!(tx, c => sqlx::query_scalar("SELECT tag FROM sim_tags WHERE sim_id = $1 ORDER BY tag")
+        .bind(row.id).fetch_all(&mut *c).await)?;
+    row.into_sim(tags)
+}
+
+async fn ids_for_iccids(tx: &mut Tx, iccids: &[String]) -> StoreResult<Vec<i64>> {
+    let mut ids = Vec::with_capacity(iccids.len());
+    for chunk in iccids.chunks(1000) {
+        let mut sql = Sql::new("SELECT iccid, id FROM sims WHERE iccid IN (");
+        let ph: Vec<String> = chunk.iter().map(|i| sql.arg(i.as_str())).collect();
+        sql.push(&ph.join(", ")).push(")");
+        let found: Vec<(String, i64)> =
+            with_tx!(tx, c => bind_args!(sqlx::query_as(&sql.text), &sql.args).fetch_all(&mut *c).await)?;
+        let found: HashMap<String, i64> = found.into_iter().collect();
+        if let Some(missing) = chunk.iter().find(|i| !found.contains_key(*i)) {
+            return Err(StoreError::precondition(Some("iccids"), format!("SIM {missing} does not exist")));
+        }
+        ids.extend(chunk.iter().map(|i| found[i]));
+    }
+    Ok(ids)
+}
+
+pub(crate) async fn insert_sim(tx: &mut Tx, s: &NewSim, now: DateTime<Utc>) -> StoreResult<i64> {
+    let ids = insert_sims_batch(tx, std::slice::from_ref(s), now).await?;
+    let tags: Vec<(i64, String)> = clean_tags(&s.tags).into_iter().map(|t| (ids[0], t)).collect();
+    insert_tags(tx, &tags).await?;
+    Ok(ids[0])
+}
+
+/// Inserts SIMs and returns their ids in input order.
+async fn insert_sims_batch(tx: &mut Tx, sims: &[NewSim], now: DateTime<Utc>) -> StoreResult<Vec<i64>> {
+    const COLS: &str = "iccid, imsi, msisdn, imei, type, status, pin_enc, puk_enc, label, customer_id, tariff_plan_id, provider, created_at, updated_at";
+    let rows: Vec<(i64, String)> = match tx {
+        Tx::Postgres(c) => {
+            let col = |f: fn(&NewSim) -> Option<String>| sims.iter().map(f).collect::<Vec<_>>();
+            let sql = format!(
+                "INSERT INTO sims ({COLS}) SELECT i, imsi, m, imei, t, st, pin, puk, l, cu, ta, pr, $13, $13 \
+                 FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], \
+                 $8::text[], $9::text[], $10::int8[], $11::int8[], $12::text[]) AS u(i, imsi, m, imei, t, st, pin, puk, l, cu, ta, pr) \
+                 RETURNING id, iccid"
+            );
+            sqlx::query_as(&sql)
+                .bind(sims.iter().map(|s| s.iccid.clone()).collect::<Vec<_>>())
+                .bind(col(|s| s.imsi.clone()))
+                .bind(col(|s| s.msisdn.clone()))
+                .bind(col(|s| s.imei.clone()))
+                .bind(sims.iter().map(|s| s.sim_type.as_str()).collect::<Vec<_>>())
+                .bind(sims.iter().map(|s| s.status.as_str()).collect::<Vec<_>>())
+                .bind(col(|s| s.pin_enc.clone()))
+                .bind(col(|s| s.puk_enc.clone()))
+                .bind(col(|s| s.label.clone()))
+                .bind(sims.iter().map(|s| s.customer_id).collect::<Vec<_>>())
+                .bind(sims.iter().map(|s| s.tariff_plan_id).collect::<Vec<_>>())
+                .bind(sims.iter().map(|s| s.provider.as_str()).collect::<Vec<_>>())
+                .bind(now)
+                .fetch_all(&mut **c)
+                .await?
+        }
+        Tx::Sqlite(c) => {
+            let mut sql = String::with_capacity(sims.len() * 64);
+            sql.push_str(&format!("INSERT INTO sims ({COLS}) VALUES "));
+            for i in 0..sims.len() {
+                let b = i * 12;
+                if i > 0 {
+                    sql.push(',');
+                }
+                sql.push_str(&format!(
+                    "(${},${},${},${},${},${},${},${},${},${},${},${},$1,$1)",
+                    b + 2, b + 3, b + 4, b + 5, b + 6, b + 7, b + 8, b + 9, b + 10, b + 11, b + 12, b + 13
+                ));
+            }
+            sql.push_str(" RETURNING id, iccid");
+            let mut q = sqlx::query_as(&sql).bind(now);
+            for s in sims {
+                q = q
+                    .bind(&s.iccid)
+                    .bind(&s.imsi)
+                    .bind(&s.msisdn)
+                    .bind(&s.imei)
+                    .bind(s.sim_type.as_str())
+                    .bind(s.status.as_str())
+                    .bind(&s.pin_enc)
+                    .bind(&s.puk_enc)
+                    .bind(&s.label)
+                    .bind(s.customer_id)
+                    .bind(s.tariff_plan_id)
+                    .bind(s.provider.as_str());
+            }
+            q.fetch_all(&mut **c).await?
+        }
+    };
+    let by_iccid: HashMap<&str, i64> = rows.iter().map(|(id, iccid)| (iccid.as_str(), *id)).collect();
+    Ok(sims.iter().map(|s| by_iccid[s.iccid.as_str()]).collect())
+}
+
+pub(crate) async fn insert_tags(tx: &mut Tx, tags: &[(i64, String)]) -> StoreResult<()> {
+    for chunk in tags.chunks(5000) {
+        if chunk.is_empty() {
+            continue;
+        }
+        let mut sql = Sql::new("INSERT INTO sim_tags (sim_id, tag) VALUES ");
+        let values: Vec<String> = chunk
+            .iter()
+            .map(|(id, tag)| {
+                let (a, b) = (sql.arg(*id), sql.arg(tag.as_str()));
+                format!("({a}, {b})")
+            })
+            .collect();
+        sql.push(&values.join(", ")).push(" ON CONFLICT DO NOTHING");
+        with_tx!(tx, c => bind_args!(sqlx::query(&sql.text), &sql.args).execute(&mut *c).await.map(|r| r.rows_affected()))?;
+    }
+    Ok(())
+}
+
+async fn apply_patch(tx: &mut Tx, ids: &[i64], patch: &SimPatch, actor: &str) -> StoreResult<()> {
+    if ids.is_empty() {
+        return Ok(());
+    }
+    let now = crate::now();
+    let mut sql = Sql::default();
+    let mut sets = Vec::new();
+    let mut changed = Vec::new();
+    let mut set_text = |sql: &mut Sql, col: &'static str, v: &Option<Option<String>>| {
+        if let Some(v) = v {
+            let p = match v {
+                Some(s) => sql.arg(s.as_str()),
+                None => "NULL".to_owned(),
+            };
+            sets.push(format!("{col} = {p}"));
+            changed.push(col);
+        }
+    };
+    set_text(&mut sql, "imsi", &patch.imsi);
+    set_text(&mut sql, "msisdn", &patch.msisdn);
+    set_text(&mut sql, "imei", &patch.imei);
+    set_text(&mut sql, "pin_enc", &patch.pin_enc);
+    set_text(&mut sql, "puk_enc", &patch.puk_enc);
+    set_text(&mut sql, "label", &patch.label);
+    if let Some(t) = patch.sim_type {
+        let p = sql.arg(t.as_str());
+        sets.push(format!("type = {p}"));
+        changed.push("type");
+    }
+    for (col, v) in [("customer_id", patch.customer_id), ("tariff_plan_id", patch.tariff_plan_id)] {
+        if let Some(v) = v {
+            let p = match v {
+                Some(id) => sql.arg(id),
+                None => "NULL".to_owned(),
+            };
+            sets.push(format!("{col} = {p}"));
+            changed.push(col);
+        }
+    }
+    if patch.tags.is_some() {
+        changed.push("tags");
+    }
+    if changed.is_empty() {
+        return Ok(());
+    }
+    let ts = sql.arg(now);
+    sets.push(format!("updated_at = {ts}"));
+    for chunk in ids.chunks(1000) {
+        let mut stmt = Sql { text: String::new(), args: sql.args.clone() };
+        let ph: Vec<String> = chunk.iter().map(|id| stmt.arg(*id)).collect();
+        stmt.text = format!("UPDATE sims SET {} WHERE id IN ({})", sets.join(", "), ph.join(", "));
+        with_tx!(tx, c => bind_args!(sqlx::query(&stmt.text), &stmt.args).execute(&mut *c).await.map(|r| r.rows_affected()))?;
+        if let Some(tags) = &patch.tags {
+            let mut del = Sql::new("DELETE FROM sim_tags WHERE sim_id IN (");
+            let ph: Vec<String> = chunk.iter().map(|id| del.arg(*id)).collect();
+            del.push(&ph.join(", ")).push(")");
+            with_tx!(tx, c => bind_args!(sqlx::query(&del.text), &del.args).execute(&mut *c).await.map(|r| r.rows_affected()))?;
+            let rows: Vec<(i64, String)> =
+                chunk.iter().flat_map(|id| clean_tags(tags).into_iter().map(move |t| (*id, t))).collect();
+            insert_tags(tx, &rows).await?;
+        }
+    }
+    let assigned = patch.customer_id.is_some_and(|c| c.is_some());
+    let kind = if assigned { EventKind::Assigned } else { EventKind::Updated };
+    let note = format!("changed {}", changed.join(", "));
+    let statuses = current_statuses(tx, ids).await?;
+    insert_events_for(tx, &statuses, kind, Some(&note), actor, now).await?;
+    Ok(())
+}
+
+async fn current_statuses(tx: &mut Tx, ids: &[i64]) -> StoreResult<Vec<(i64, SimStatus)>> {
+    let mut out = Vec::with_capacity(ids.len());
+    for chunk in ids.chunks(1000) {
+        let mut sql = Sql::new("SELECT id, status FROM sims WHERE id IN (");
+        let ph: Vec<String> = chunk.iter().map(|id| sql.arg(*id)).collect();
+        sql.push(&ph.join(", ")).push(")");
+        let rows: Vec<(i64, String)> =
+            with_tx!(tx, c => bind_args!(sqlx::query_as(&sql.text), &sql.args).fetch_all(&mut *c).await)?;
+        out.extend(rows.into_iter().filter_map(|(id, s)| SimStatus::parse(&s).map(|s| (id, s))));
+    }
+    Ok(out)
+}

@@ -1,0 +1,386 @@
+//! The store's behaviour, run against SQLite and PostgreSQL alike.
+
+use simfleet_domain::{Action, EventKind, Money, Provider, Role, SimStatus, SimType};
+use simfleet_store::testing::TestDb;
+use simfleet_store::*;
+
+fn iccid(n: u64) -> String {
+    let payload = format!("8988{n:014}");
+    let check = simfleet_domain::ids::luhn_check_digit(&payload);
+    format!("{payload}{check}")
+}
+
+fn page(limit: u32) -> PageRequest<'static> {
+    PageRequest { limit, cursor: None, with_total: false }
+}
+
+async fn customer(store: &Store, name: &str) -> Customer {
+    store.create_customer(&CustomerInput { name: name.into(), email: None, phone: None }).await.unwrap()
+}
+
+async fn create_read_update(db: &TestDb) {
+    let s = &db.store;
+    let mut new = NewSim::available(iccid(1));
+    new.msisdn = Some("491511234567".into());
+    new.tags = vec!["b".into(), " a ".into(), "b".into()];
+    new.pin_enc = Some("sealed".into());
+    let sim = s.create_sim(&new, "alice").await.unwrap();
+    assert_eq!(sim.status, SimStatus::Available);
+    assert_eq!(sim.tags, vec!["a", "b"]);
+    assert_eq!(sim.pin_enc.as_deref(), Some("sealed"));
+
+    let patch = SimPatch { label: Some(Some("Truck 7".into())), tags: Some(vec!["fleet".into()]), ..Default::default() };
+    let sim = s.update_sim(&sim.iccid, &patch, "alice").await.unwrap();
+    assert_eq!(sim.label.as_deref(), Some("Truck 7"));
+    assert_eq!(sim.tags, vec!["fleet"]);
+    assert!(sim.updated_at >= sim.created_at);
+
+    let events = s.sim_events(&sim.iccid, page(10)).await.unwrap().items;
+    let kinds: Vec<_> = events.iter().map(|e| e.kind.as_str()).collect();
+    assert_eq!(kinds, vec!["UPDATED", "CREATED"]);
+    assert_eq!(events[0].actor, "alice");
+    assert!(events[0].note.as_deref().unwrap().contains("label"));
+}
+
+async fn duplicates_conflict_on_the_right_field(db: &TestDb) {
+    let s = &db.store;
+    let mut a = NewSim::available(iccid(1));
+    a.msisdn = Some("491510000001".into());
+    s.create_sim(&a, "t").await.unwrap();
+    match s.create_sim(&NewSim::available(iccid(1)), "t").await {
+        Err(StoreError::Conflict { field: Some("iccid"), .. }) => {}
+        other => panic!("expected iccid conflict, got {other:?}"),
+    }
+    let mut b = NewSim::available(iccid(2));
+    b.msisdn = a.msisdn.clone();
+    match s.create_sim(&b, "t").await {
+        Err(StoreError::Conflict { field: Some("msisdn"), .. }) => {}
+        other => panic!("expected msisdn conflict, got {other:?}"),
+    }
+    // Nothing of the failed creation is left behind.
+    assert_eq!(s.count_sims(&SimFilter::default()).await.unwrap(), 1);
+}
+
+async fn lifecycle_and_events(db: &TestDb) {
+    let s = &db.store;
+    let c = customer(s, "ACME").await;
+    let sim = s.create_sim(&NewSim::available(iccid(3)), "t").await.unwrap();
+
+    let err = s.apply_action(&sim.iccid, &ActionRequest::new(Action::Suspend, "t")).await.unwrap_err();
+    match err {
+        StoreError::Rule(RuleViolation::Transition(e)) => {
+            assert_eq!(e.current, SimStatus::Available);
+            assert_eq!(e.allowed, vec![Action::Reserve, Action::ReportLost, Action::Terminate]);
+        }
+        other => panic!("expected transition error, got {other:?}"),
+    }
+    let err = s.apply_action(&sim.iccid, &ActionRequest::new(Action::Reserve, "t")).await.unwrap_err();
+    assert!(matches!(err, StoreError::Rule(RuleViolation::Precondition { field: Some("customer_id"), .. })), "{err:?}");
+
+    let mut reserve = ActionRequest::new(Action::Reserve, "op");
+    reserve.customer_id = Some(c.id);
+    let sim = s.apply_action(&sim.iccid, &reserve).await.unwrap();
+    assert_eq!((sim.status, sim.customer_id), (SimStatus::Reserved, Some(c.id)));
+
+    let sim = s.apply_action(&sim.iccid, &ActionRequest::new(Action::Activate, "op")).await.unwrap();
+    assert_eq!(sim.status, SimStatus::Active);
+    let mut suspend = ActionRequest::new(Action::Suspend, "op");
+    suspend.note = Some("unpaid".into());
+    let sim = s.apply_action(&sim.iccid, &suspend).await.unwrap();
+    assert_eq!(sim.status, SimStatus::Suspended);
+    let sim = s.apply_action(&sim.iccid, &ActionRequest::new(Action::Activate, "op")).await.unwrap();
+    let sim = s.apply_action(&sim.iccid, &ActionRequest::new(Action::ReportLost, "op")).await.unwrap();
+    assert_eq!(sim.status, SimStatus::LostStolen);
+    let sim = s.apply_action(&sim.iccid, &ActionRequest::new(Action::Terminate, "op")).await.unwrap();
+    assert_eq!(sim.status, SimStatus::Terminated);
+    assert!(s.apply_action(&sim.iccid, &ActionRequest::new(Action::Terminate, "op")).await.is_err());
+
+    let events = s.sim_events(&sim.iccid, page(100)).await.unwrap().items;
+    let trail: Vec<_> = events
+        .iter()
+        .rev()
+        .map(|e| (e.kind.as_str(), e.old_status.as_deref().unwrap_or("-"), e.new_status.as_deref().unwrap_or("-")))
+        .collect();
+    assert_eq!(
+        trail,
+        vec![
+            ("CREATED", "-", "AVAILABLE"),
+            ("RESERVED", "AVAILABLE", "RESERVED"),
+            ("ACTIVATED", "RESERVED", "ACTIVE"),
+            ("SUSPENDED", "ACTIVE", "SUSPENDED"),
+            ("ACTIVATED", "SUSPENDED", "ACTIVE"),
+            ("REPORTED_LOST", "ACTIVE", "LOST_STOLEN"),
+            ("TERMINATED", "LOST_STOLEN", "TERMINATED"),
+        ]
+    );
+    assert_eq!(events.iter().find(|e| e.kind == "SUSPENDED").unwrap().note.as_deref(), Some("unpaid"));
+}
+
+async fn activation_codes_are_single_use(db: &TestDb) {
+    let s = &db.store;
+    let c = customer(s, "ACME").await;
+    let code = |code: &str, status, expires_at| ActivationCodeInput { code: code.into(), status, expires_at, sim_id: None };
+    s.create_activation_code(&code("GOOD", CodeStatus::Unused, None)).await.unwrap();
+    s.create_activation_code(&code("OLD", CodeStatus::Unused, Some(now() - chrono::TimeDelta::days(1)))).await.unwrap();
+    s.create_activation_code(&code("SPENT", CodeStatus::Used, None)).await.unwrap();
+
+    let mut reserved = Vec::new();
+    for n in 10..12 {
+        let sim = s.create_sim(&NewSim::available(iccid(n)), "t").await.unwrap();
+        let mut r = ActionRequest::new(Action::Reserve, "t");
+        r.customer_id = Some(c.id);
+        reserved.push(s.apply_action(&sim.iccid, &r).await.unwrap());
+    }
+    for (code, message) in [("OLD", "expired"), ("SPENT", "already been used"), ("NOPE", "unknown")] {
+        let mut a = ActionRequest::new(Action::Activate, "t");
+        a.activation_code = Some(code);
+        match s.apply_action(&reserved[0].iccid, &a).await {
+            Err(StoreError::Rule(RuleViolation::Precondition { field: Some("activation_code"), message: m })) => {
+                assert!(m.contains(message), "{m}")
+            }
+            other => panic!("{code}: {other:?}"),
+        }
+    }
+    // Failed activations changed nothing.
+    assert_eq!(s.get_sim(&reserved[0].iccid).await.unwrap().status, SimStatus::Reserved);
+
+    let mut a = ActionRequest::new(Action::Activate, "t");
+    a.activation_code = Some("GOOD");
+    let sim = s.apply_action(&reserved[0].iccid, &a).await.unwrap();
+    assert_eq!(sim.activation_code.as_deref(), Some("GOOD"));
+    assert!(s.apply_action(&reserved[1].iccid, &a).await.is_err(), "a code works once");
+    let codes = s.list_activation_codes(Some(CodeStatus::Expired), page(10)).await.unwrap().items;
+    assert_eq!(codes.iter().map(|c| c.code.as_str()).collect::<Vec<_>>(), vec!["OLD"]);
+    let used = s.list_activation_codes(Some(CodeStatus::Used), page(10)).await.unwrap().items;
+    assert_eq!(used.iter().find(|c| c.code == "GOOD").unwrap().iccid.as_deref(), Some(reserved[0].iccid.as_str()));
+    // A code linked to a SIM cannot be deleted.
+    let good = used.iter().find(|c| c.code == "GOOD").unwrap();
+    assert!(matches!(s.delete_activation_code(good.id).await, Err(StoreError::Conflict { .. })));
+}
+
+async fn swap_moves_service_atomically(db: &TestDb) {
+    let s = &db.store;
+    let c = customer(s, "ACME").await;
+    let plan = s
+        .create_tariff_plan(&TariffPlanInput {
+            name: "IoT 500".into(),
+            monthly_price: Money::parse("1.99").unwrap(),
+            currency: "EUR".into(),
+            plan_type: SimType::DataOnly,
+            description: None,
+        })
+        .await
+        .unwrap();
+    let mut old = NewSim::available(iccid(20));
+    old.msisdn = Some("491519999999".into());
+    let old = s.create_sim(&old, "t").await.unwrap();
+    let mut r = ActionRequest::new(Action::Reserve, "t");
+    r.customer_id = Some(c.id);
+    r.tariff_plan_id = Some(plan.id);
+    s.apply_action(&old.iccid, &r).await.unwrap();
+    s.apply_action(&old.iccid, &ActionRequest::new(Action::Activate, "t")).await.unwrap();
+    let new = s.create_sim(&NewSim::available(iccid(21)), "t").await.unwrap();
+    let busy = s.create_sim(&NewSim::available(iccid(22)), "t").await.unwrap();
+    s.apply_action(&busy.iccid, &ActionRequest::new(Action::ReportLost, "t")).await.unwrap();
+
+    // The new card must be AVAILABLE: nothing changes otherwise.
+    let err = s.swap_sim(&old.iccid, &busy.iccid, None, "t").await.unwrap_err();
+    assert!(matches!(err, StoreError::Rule(RuleViolation::Precondition { field: Some("new_iccid"), .. })));
+    assert_eq!(s.get_sim(&old.iccid).await.unwrap().status, SimStatus::Active);
+
+    let (o, n) = s.swap_sim(&old.iccid, &new.iccid, Some("broken modem"), "op").await.unwrap();
+    assert_eq!((o.status, o.msisdn.as_deref()), (SimStatus::Terminated, None));
+    assert_eq!(n.status, SimStatus::Active);
+    assert_eq!(n.msisdn.as_deref(), Some("491519999999"));
+    assert_eq!((n.customer_id, n.tariff_plan_id), (Some(c.id), Some(plan.id)));
+    let ev = &s.sim_events(&n.iccid, page(1)).await.unwrap().items[0];
+    assert_eq!(ev.kind, "SWAPPED");
+    assert!(ev.note.as_deref().unwrap().contains(&old.iccid));
+}
+
+async fn keyset_pagination_filters_and_search(db: &TestDb) {
+    let s = &db.store;
+    let c = customer(s, "ACME").await;
+    let sims: Vec<NewSim> = (0..250)
+        .map(|n| {
+            let mut sim = NewSim::available(iccid(1000 + n));
+            sim.status = if n % 5 == 0 { SimStatus::Active } else { SimStatus::Available };
+            sim.msisdn = Some(format!("4915{n:08}"));
+            sim.label = Some(format!("Sensor {n:03}"));
+            sim.tags = if n % 2 == 0 { vec!["even".into()] } else { vec![] };
+            sim.customer_id = (n % 10 == 0).then_some(c.id);
+            sim.provider = if n < 100 { Provider::OneNce } else { Provider::None };
+            sim
+        })
+        .collect();
+    assert_eq!(s.create_sims_bulk(&sims, EventKind::Created, None, "seed").await.unwrap(), 250);
+
+    // Walk all ACTIVE SIMs 7 at a time: every one exactly once, in ICCID order.
+    let filter = SimFilter { statuses: vec![SimStatus::Active], ..Default::default() };
+    let mut seen = Vec::new();
+    let mut cursor: Option<String> = None;
+    loop {
+        let p = s
+            .list_sims(&filter, SimSort::default(), PageRequest { limit: 7, cursor: cursor.as_deref(), with_total: true })
+            .await
+            .unwrap();
+        assert_eq!(p.total, Some(50));
+        seen.extend(p.items.into_iter().map(|x| x.iccid));
+        match p.next_cursor {
+            Some(c) => cursor = Some(c),
+            None => break,
+        }
+    }
+    let mut expected: Vec<String> = sims.iter().filter(|x| x.status == SimStatus::Active).map(|x| x.iccid.clone()).collect();
+    expected.sort();
+    assert_eq!(seen, expected);
+
+    // Descending by creation time, across pages, still complete.
+    let sort = SimSort::parse("-created_at").unwrap();
+    let mut all = Vec::new();
+    let mut cursor: Option<String> = None;
+    loop {
+        let p = s.list_sims(&SimFilter::default(), sort, PageRequest { limit: 100, cursor: cursor.as_deref(), with_total: false }).await.unwrap();
+        all.extend(p.items.into_iter().map(|x| x.id));
+        match p.next_cursor {
+            Some(c) => cursor = Some(c),
+            None => break,
+        }
+    }
+    assert_eq!(all.len(), 250);
+    let mut sorted = all.clone();
+    sorted.sort_by(|a, b| b.cmp(a));
+    assert_eq!(all, sorted, "same timestamp, so ids decide, descending");
+
+    let count = |f: SimFilter| async move { s.count_sims(&f).await.unwrap() };
+    assert_eq!(count(SimFilter { tag: Some("even".into()), ..Default::default() }).await, 125);
+    assert_eq!(count(SimFilter { customer_id: Some(c.id), ..Default::default() }).await, 25);
+    assert_eq!(count(SimFilter { provider: Some(Provider::OneNce), ..Default::default() }).await, 100);
+    assert_eq!(count(SimFilter { q: Some("sensor 01".into()), ..Default::default() }).await, 10);
+    assert_eq!(count(SimFilter { q: Some("+49150000012".into()), ..Default::default() }).await, 10);
+    assert_eq!(count(SimFilter { q: Some(iccid(1042)).into(), ..Default::default() }).await, 1);
+    assert_eq!(count(SimFilter { q: Some("%".into()), ..Default::default() }).await, 0);
+
+    assert!(matches!(
+        s.list_sims(&filter, SimSort::default(), PageRequest { limit: 5, cursor: Some("garbage"), with_total: false }).await,
+        Err(StoreError::Rule(RuleViolation::Precondition { field: Some("cursor"), .. }))
+    ));
+}
+
+async fn bulk_update_is_all_or_nothing(db: &TestDb) {
+    let s = &db.store;
+    let a = s.create_sim(&NewSim::available(iccid(31)), "t").await.unwrap();
+    let b = s.create_sim(&NewSim::available(iccid(32)), "t").await.unwrap();
+    let patch = SimPatch { tags: Some(vec!["batch-7".into()]), ..Default::default() };
+    let err = s.bulk_update_sims(&[a.iccid.clone(), iccid(99)], &patch, "t").await.unwrap_err();
+    assert!(err.to_string().contains(&iccid(99)), "{err}");
+    assert!(s.get_sim(&a.iccid).await.unwrap().tags.is_empty());
+    assert_eq!(s.bulk_update_sims(&[a.iccid.clone(), b.iccid.clone()], &patch, "t").await.unwrap(), 2);
+    assert_eq!(s.get_sim(&b.iccid).await.unwrap().tags, vec!["batch-7"]);
+}
+
+async fn references_block_deletion(db: &TestDb) {
+    let s = &db.store;
+    let c = customer(s, "ACME").await;
+    let mut sim = NewSim::available(iccid(40));
+    sim.customer_id = Some(c.id);
+    s.create_sim(&sim, "t").await.unwrap();
+    assert!(matches!(s.delete_customer(c.id).await, Err(StoreError::Conflict { .. })));
+    let other = customer(s, "Empty Inc").await;
+    s.delete_customer(other.id).await.unwrap();
+    assert!(matches!(s.get_customer(other.id).await, Err(StoreError::NotFound(_))));
+    let found = s.list_customers(Some("acm"), page(10)).await.unwrap().items;
+    assert_eq!(found.len(), 1);
+    assert_eq!(found[0].sim_count, 1);
+}
+
+async fn users_tokens_and_keys(db: &TestDb) {
+    let s = &db.store;
+    let u = s.create_user("ops", "hash", Role::Operator).await.unwrap();
+    assert!(matches!(s.create_user("ops", "hash", Role::Viewer).await, Err(StoreError::Conflict { field: Some("username"), .. })));
+    s.create_login_token(u.id, "tokhash", now() + chrono::TimeDelta::hours(1)).await.unwrap();
+    s.create_login_token(u.id, "stale", now() - chrono::TimeDelta::hours(1)).await.unwrap();
+    assert_eq!(s.principal_for_login_token("tokhash").await.unwrap().unwrap().username, "ops");
+    assert!(s.principal_for_login_token("stale").await.unwrap().is_none());
+    s.delete_login_token("tokhash").await.unwrap();
+    assert!(s.principal_for_login_token("tokhash").await.unwrap().is_none());
+
+    // A key can ask for more than its owner has but never gets it.
+    let key = s.create_api_key(u.id, "ci", "sfk_abc", "keyhash", Role::Admin, None).await.unwrap();
+    let p = s.principal_for_api_key("keyhash").await.unwrap().unwrap();
+    assert_eq!(p.role, Role::Operator);
+    assert!(s.get_api_key(key.id).await.unwrap().last_used_at.is_some());
+    s.revoke_api_key(key.id).await.unwrap();
+    assert!(s.principal_for_api_key("keyhash").await.unwrap().is_none());
+
+    for _ in 0..3 {
+        s.record_login_failure(u.id, 3, chrono::TimeDelta::minutes(5)).await.unwrap();
+    }
+    let locked = s.user_by_name("ops").await.unwrap().unwrap();
+    assert!(locked.locked_until.unwrap() > now());
+    s.record_login_success(u.id).await.unwrap();
+    assert!(s.user_by_name("ops").await.unwrap().unwrap().locked_until.is_none());
+}
+
+async fn stats(db: &TestDb) {
+    let s = &db.store;
+    let c = customer(s, "ACME").await;
+    for n in 50..53 {
+        let sim = s.create_sim(&NewSim::available(iccid(n)), "t").await.unwrap();
+        let mut r = ActionRequest::new(Action::Reserve, "t");
+        r.customer_id = Some(c.id);
+        s.apply_action(&sim.iccid, &r).await.unwrap();
+        if n < 52 {
+            s.apply_action(&sim.iccid, &ActionRequest::new(Action::Activate, "t")).await.unwrap();
+        }
+    }
+    let by_status = s.sims_by_status().await.unwrap();
+    assert_eq!(by_status.len(), 6);
+    assert!(by_status.contains(&(SimStatus::Active, 2)));
+    assert!(by_status.contains(&(SimStatus::Reserved, 1)));
+    assert!(by_status.contains(&(SimStatus::Terminated, 0)));
+    let today = now().date_naive();
+    let days = s.activations_over_time(today - chrono::Days::new(2), today, Bucket::Day).await.unwrap();
+    assert_eq!(days.len(), 3);
+    assert_eq!(days.last().unwrap().count, 2);
+    assert_eq!(days[0].count, 0);
+    let by_tariff = s.sims_by_tariff().await.unwrap();
+    assert_eq!(by_tariff, vec![TariffCount { tariff_plan_id: None, name: None, count: 3 }]);
+}
+
+async fn audit_log(db: &TestDb) {
+    let s = &db.store;
+    for (i, method) in ["POST", "PATCH", "DELETE"].iter().enumerate() {
+        s.append_audit(&NewAuditEntry {
+            actor: Some("alice".into()),
+            method: (*method).into(),
+            path: format!("/api/v1/sims/{i}"),
+            status: 200,
+            ip: Some("127.0.0.1".into()),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    }
+    let p = s.list_audit(&AuditFilter::default(), PageRequest { limit: 2, cursor: None, with_total: true }).await.unwrap();
+    assert_eq!(p.total, Some(3));
+    assert_eq!(p.items[0].method, "DELETE", "newest first");
+    let rest = s.list_audit(&AuditFilter::default(), PageRequest { limit: 2, cursor: p.next_cursor.as_deref(), with_total: false }).await.unwrap();
+    assert_eq!(rest.items.len(), 1);
+    assert_eq!(rest.items[0].method, "POST");
+    assert!(s.ready().await.unwrap());
+}
+
+simfleet_store::backend_tests!(
+    create_read_update,
+    duplicates_conflict_on_the_right_field,
+    lifecycle_and_events,
+    activation_codes_are_single_use,
+    swap_moves_service_atomically,
+    keyset_pagination_filters_and_search,
+    bulk_update_is_all_or_nothing,
+    references_block_deletion,
+    users_tokens_and_keys,
+    stats,
+    audit_log,
+);
