@@ -86,11 +86,56 @@ pub struct Operator {
 }
 
 pub const OPERATORS: [Operator; 5] = [
-    Operator { id: 2, name: "Telekom Deutschland", mcc: "262", mnc: "01", country: "Germany", country_id: 74, iso: "de", country_code: "49" },
-    Operator { id: 3, name: "Vodafone DE", mcc: "262", mnc: "02", country: "Germany", country_id: 74, iso: "de", country_code: "49" },
-    Operator { id: 11, name: "Vodafone UK", mcc: "234", mnc: "15", country: "United Kingdom", country_id: 210, iso: "gb", country_code: "44" },
-    Operator { id: 17, name: "T-Mobile USA", mcc: "310", mnc: "260", country: "United States", country_id: 211, iso: "us", country_code: "1" },
-    Operator { id: 23, name: "Orange", mcc: "208", mnc: "01", country: "France", country_id: 67, iso: "fr", country_code: "33" },
+    Operator {
+        id: 2,
+        name: "Telekom Deutschland",
+        mcc: "262",
+        mnc: "01",
+        country: "Germany",
+        country_id: 74,
+        iso: "de",
+        country_code: "49",
+    },
+    Operator {
+        id: 3,
+        name: "Vodafone DE",
+        mcc: "262",
+        mnc: "02",
+        country: "Germany",
+        country_id: 74,
+        iso: "de",
+        country_code: "49",
+    },
+    Operator {
+        id: 11,
+        name: "Vodafone UK",
+        mcc: "234",
+        mnc: "15",
+        country: "United Kingdom",
+        country_id: 210,
+        iso: "gb",
+        country_code: "44",
+    },
+    Operator {
+        id: 17,
+        name: "T-Mobile USA",
+        mcc: "310",
+        mnc: "260",
+        country: "United States",
+        country_id: 211,
+        iso: "us",
+        country_code: "1",
+    },
+    Operator {
+        id: 23,
+        name: "Orange",
+        mcc: "208",
+        mnc: "01",
+        country: "France",
+        country_id: 67,
+        iso: "fr",
+        country_code: "33",
+    },
 ];
 
 /// Connectivity of one SIM as seen by the core network.
@@ -210,14 +255,22 @@ impl Generator {
             Profile::Heavy
         };
         let sms_heavy = unit(h(SALT_PROFILE, 1)) < 0.04;
-        let status = if unit(h(SALT_MISC, 1)) < 0.9 { SimStatus::Enabled } else { SimStatus::Disabled };
+        let status = if unit(h(SALT_MISC, 1)) < 0.9 {
+            SimStatus::Enabled
+        } else {
+            SimStatus::Disabled
+        };
         let label = match below(h(SALT_MISC, 2), 10) {
             0..=1 => None,
-            k => Some(format!("{}-{:05}", ["meter", "tracker", "gateway", "sensor"][(k % 4) as usize], i)),
+            k => Some(format!(
+                "{}-{:05}",
+                ["meter", "tracker", "gateway", "sensor"][(k % 4) as usize],
+                i
+            )),
         };
-        let today_start = Utc.from_utc_datetime(&self.today.and_hms_opt(0, 0, 0).unwrap_or_default());
-        let activation = today_start
-            - Duration::days(30 + below(h(SALT_MISC, 3), 700) as i64)
+        let today_start =
+            Utc.from_utc_datetime(&self.today.and_hms_opt(0, 0, 0).unwrap_or_default());
+        let activation = today_start - Duration::days(30 + below(h(SALT_MISC, 3), 700) as i64)
             + Duration::seconds(below(h(SALT_MISC, 4), 86_400) as i64);
         let expired = unit(h(SALT_MISC, 5)) < 0.005;
         let expiry = if expired {
@@ -258,17 +311,32 @@ impl Generator {
         }
     }
 
-    fn connectivity(&self, index: usize, profile: Profile, today_start: DateTime<Utc>) -> Connectivity {
+    fn connectivity(
+        &self,
+        index: usize,
+        profile: Profile,
+        today_start: DateTime<Utc>,
+    ) -> Connectivity {
         let h = |k: u64| hash(self.seed, SALT_CONN, index as u64, k);
         let r = unit(h(0));
         let offline_share = if profile == Profile::Idle { 0.5 } else { 0.12 };
         let (state, last_seen) = if r < offline_share {
             // Offline for days: nothing heard since.
-            (LinkState::Offline, today_start - Duration::days(2 + below(h(1), 40) as i64) + Duration::seconds(below(h(2), 86_400) as i64))
+            (
+                LinkState::Offline,
+                today_start - Duration::days(2 + below(h(1), 40) as i64)
+                    + Duration::seconds(below(h(2), 86_400) as i64),
+            )
         } else if r < offline_share + 0.25 {
-            (LinkState::Attached, today_start - Duration::hours(below(h(3), 30) as i64))
+            (
+                LinkState::Attached,
+                today_start - Duration::hours(below(h(3), 30) as i64),
+            )
         } else {
-            (LinkState::Online, today_start - Duration::minutes(below(h(4), 300) as i64))
+            (
+                LinkState::Online,
+                today_start - Duration::minutes(below(h(4), 300) as i64),
+            )
         };
         Connectivity {
             state,
@@ -283,11 +351,22 @@ impl Generator {
     /// Generated usage of `sim` on `day`: weekly rhythm, random daily noise, rare spikes, no
     /// usage before activation, outside the history window or after the device went silent.
     pub fn usage(&self, sim: &SimRecord, day: NaiveDate) -> DayUsage {
-        if day > self.today || day < self.history_start() || day < sim.activation.date_naive() || day > sim.connectivity.last_seen.date_naive() {
+        if day > self.today
+            || day < self.history_start()
+            || day < sim.activation.date_naive()
+            || day > sim.connectivity.last_seen.date_naive()
+        {
             return DayUsage::default();
         }
         let dn = day.num_days_from_ce() as u64;
-        let h = |k: u64| hash(self.seed, SALT_DAY, sim.index as u64, dn.wrapping_mul(16) + k);
+        let h = |k: u64| {
+            hash(
+                self.seed,
+                SALT_DAY,
+                sim.index as u64,
+                dn.wrapping_mul(16) + k,
+            )
+        };
         let level = unit(hash(self.seed, SALT_PROFILE, sim.index as u64, 9));
         let base_mb = match sim.profile {
             Profile::Idle => {
@@ -303,14 +382,37 @@ impl Generator {
         let weekend = matches!(day.weekday(), chrono::Weekday::Sat | chrono::Weekday::Sun);
         let rhythm = if weekend { 0.55 } else { 1.0 };
         let noise = 0.4 + 1.2 * unit(h(1));
-        let spike = if unit(h(2)) < 0.005 { 10.0 + 30.0 * unit(h(3)) } else { 1.0 };
+        let spike = if unit(h(2)) < 0.005 {
+            10.0 + 30.0 * unit(h(3))
+        } else {
+            1.0
+        };
         let total_umb = (base_mb * rhythm * noise * spike * UMB_PER_MB as f64) as u64;
         let rx_share = 0.55 + 0.3 * unit(h(4));
         let rx_umb = (total_umb as f64 * rx_share) as u64;
-        let (p_mo, p_mt, max) = if sim.sms_heavy { (0.9, 0.8, 3) } else if sim.profile == Profile::Idle { (0.01, 0.005, 1) } else { (0.08, 0.04, 1) };
-        let sms_mo = if unit(h(5)) < p_mo { 1 + below(h(6), max) } else { 0 };
-        let sms_mt = if unit(h(7)) < p_mt { 1 + below(h(8), max) } else { 0 };
-        DayUsage { rx_umb, tx_umb: total_umb - rx_umb, sms_mo, sms_mt }
+        let (p_mo, p_mt, max) = if sim.sms_heavy {
+            (0.9, 0.8, 3)
+        } else if sim.profile == Profile::Idle {
+            (0.01, 0.005, 1)
+        } else {
+            (0.08, 0.04, 1)
+        };
+        let sms_mo = if unit(h(5)) < p_mo {
+            1 + below(h(6), max)
+        } else {
+            0
+        };
+        let sms_mt = if unit(h(7)) < p_mt {
+            1 + below(h(8), max)
+        } else {
+            0
+        };
+        DayUsage {
+            rx_umb,
+            tx_umb: total_umb - rx_umb,
+            sms_mo,
+            sms_mt,
+        }
     }
 }
 
@@ -325,7 +427,11 @@ mod tests {
     use crate::rng::luhn_valid;
 
     fn gen() -> Generator {
-        Generator { seed: 7, today: NaiveDate::from_ymd_opt(2026, 11, 22).unwrap(), history_days: 180 }
+        Generator {
+            seed: 7,
+            today: NaiveDate::from_ymd_opt(2026, 11, 22).unwrap(),
+            history_days: 180,
+        }
     }
 
     #[test]
@@ -369,7 +475,10 @@ mod tests {
             }
         }
         assert!(heavy_total > 0);
-        assert!(exhausted > 0, "some SIMs should have exhausted their data quota");
+        assert!(
+            exhausted > 0,
+            "some SIMs should have exhausted their data quota"
+        );
         assert_eq!(umb_to_mb_string(2_803), "0.002803");
         assert_eq!(umb_to_mb_string(12_000_001), "12.000001");
     }

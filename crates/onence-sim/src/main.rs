@@ -54,13 +54,22 @@ struct Args {
 
 fn main() -> anyhow::Result<()> {
     let args = Args::parse();
-    for (name, v) in [("--fault-rate", args.fault_rate), ("--drop-rate", args.drop_rate), ("--truncate-rate", args.truncate_rate), ("--malformed-rate", args.malformed_rate)] {
+    for (name, v) in [
+        ("--fault-rate", args.fault_rate),
+        ("--drop-rate", args.drop_rate),
+        ("--truncate-rate", args.truncate_rate),
+        ("--malformed-rate", args.malformed_rate),
+    ] {
         if !(0.0..=1.0).contains(&v) {
             eprintln!("error: {name} must be between 0 and 1");
             std::process::exit(2);
         }
     }
-    tracing_subscriber::fmt().with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into())).init();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
+        )
+        .init();
     let runtime = tokio::runtime::Runtime::new()?;
     runtime.block_on(async {
         let config = SimConfig {
@@ -81,7 +90,12 @@ fn main() -> anyhow::Result<()> {
         faults.truncate_rate = args.truncate_rate;
         faults.malformed_rate = args.malformed_rate;
         handle.set_faults(faults);
-        println!("onence-sim listening on {} ({} SIMs, seed {})", handle.base_url(), args.sims, args.seed);
+        println!(
+            "onence-sim listening on {} ({} SIMs, seed {})",
+            handle.base_url(),
+            args.sims,
+            args.seed
+        );
         tokio::signal::ctrl_c().await?;
         handle.shutdown().await;
         Ok(())

@@ -9,7 +9,10 @@ use std::time::{Duration as StdDuration, Instant};
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use serde::Serialize;
 
-use crate::fleet::{iccid_for, DayUsage, Generator, LinkState, Operator, SimRecord, SimStatus, DEFAULT_DATA_MB, DEFAULT_SMS, UMB_PER_MB};
+use crate::fleet::{
+    iccid_for, DayUsage, Generator, LinkState, Operator, SimRecord, SimStatus, DEFAULT_DATA_MB,
+    DEFAULT_SMS, UMB_PER_MB,
+};
 use crate::rng::{below, hash, unit};
 
 const SALT_SMS: u64 = 11;
@@ -129,7 +132,12 @@ pub struct Limits {
 /// Selectable limit options per service: (id, limit, unit).
 pub fn limit_options(service: &str) -> Option<&'static [(u32, &'static str, &'static str)]> {
     match service {
-        "data" => Some(&[(1, "16", "MB"), (2, "50", "MB"), (3, "100", "MB"), (4, "500", "MB")]),
+        "data" => Some(&[
+            (1, "16", "MB"),
+            (2, "50", "MB"),
+            (3, "100", "MB"),
+            (4, "500", "MB"),
+        ]),
         "smsMT" | "smsMO" => Some(&[(1, "10", "SMS"), (2, "50", "SMS"), (3, "250", "SMS")]),
         _ => None,
     }
@@ -167,7 +175,9 @@ impl QuotaView {
     pub fn level(&self) -> u32 {
         if self.remaining <= 0 {
             2
-        } else if (self.remaining as f64) < self.accumulated as f64 * f64::from(self.threshold_percentage) / 100.0 {
+        } else if (self.remaining as f64)
+            < self.accumulated as f64 * f64::from(self.threshold_percentage) / 100.0
+        {
             1
         } else {
             0
@@ -199,7 +209,9 @@ pub struct SimState {
 
 impl std::fmt::Debug for SimState {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SimState").field("gen", &self.gen).finish_non_exhaustive()
+        f.debug_struct("SimState")
+            .field("gen", &self.gen)
+            .finish_non_exhaustive()
     }
 }
 
@@ -214,7 +226,12 @@ impl SimState {
         let first = Order {
             number: 2_000_000_001,
             order_type: "FIRST_ORDER".into(),
-            date: records.iter().map(|r| r.activation).min().unwrap_or_else(Utc::now) - Duration::days(7),
+            date: records
+                .iter()
+                .map(|r| r.activation)
+                .min()
+                .unwrap_or_else(Utc::now)
+                - Duration::days(7),
             status: "COMPLETED".into(),
             invoice_number: "20000001".into(),
             invoice_amount: format!("{:.2}", sims as f64 * 10.0),
@@ -243,7 +260,11 @@ impl SimState {
                     reply_to: None,
                     sender: None,
                 }],
-                limits: Limits { data: 4, sms_mt: 3, sms_mo: 3 },
+                limits: Limits {
+                    data: 4,
+                    sms_mt: 3,
+                    sms_mo: 3,
+                },
                 transfers: Vec::new(),
                 tokens: HashMap::new(),
                 token_ttl,
@@ -306,7 +327,9 @@ impl SimState {
     /// Changes a SIM's status and records an event, as the portal would.
     pub fn set_status(&self, iccid: &str, status: SimStatus) -> bool {
         let mut inner = self.write();
-        let Lookup::Found(i) = lookup_in(&inner, iccid) else { return false };
+        let Lookup::Found(i) = lookup_in(&inner, iccid) else {
+            return false;
+        };
         self.apply_status(&mut inner, i, status);
         true
     }
@@ -323,21 +346,32 @@ impl SimState {
     /// Usage of one day: an override if one was set, else the generated value.
     pub fn day_usage(&self, iccid: &str, day: NaiveDate) -> Option<DayUsage> {
         let inner = self.read();
-        let Lookup::Found(i) = lookup_in(&inner, iccid) else { return None };
+        let Lookup::Found(i) = lookup_in(&inner, iccid) else {
+            return None;
+        };
         Some(self.usage_in(&inner, i, day))
     }
 
     /// Daily usage between two dates (inclusive), clamped to the history window.
-    pub fn usage(&self, iccid: &str, from: NaiveDate, to: NaiveDate) -> Option<Vec<(NaiveDate, DayUsage)>> {
+    pub fn usage(
+        &self,
+        iccid: &str,
+        from: NaiveDate,
+        to: NaiveDate,
+    ) -> Option<Vec<(NaiveDate, DayUsage)>> {
         let inner = self.read();
-        let Lookup::Found(i) = lookup_in(&inner, iccid) else { return None };
+        let Lookup::Found(i) = lookup_in(&inner, iccid) else {
+            return None;
+        };
         Some(self.usage_range(&inner, i, from, to))
     }
 
     /// Replaces the usage of one day (e.g. to simulate new traffic).
     pub fn set_day_usage(&self, iccid: &str, day: NaiveDate, usage: DayUsage) -> bool {
         let mut inner = self.write();
-        let Lookup::Found(i) = lookup_in(&inner, iccid) else { return false };
+        let Lookup::Found(i) = lookup_in(&inner, iccid) else {
+            return false;
+        };
         inner.usage_overrides.insert((i, day), usage);
         true
     }
@@ -345,35 +379,50 @@ impl SimState {
     /// Data quota figures (µMB) of a SIM.
     pub fn data_quota(&self, iccid: &str) -> Option<QuotaView> {
         let inner = self.read();
-        let Lookup::Found(i) = lookup_in(&inner, iccid) else { return None };
+        let Lookup::Found(i) = lookup_in(&inner, iccid) else {
+            return None;
+        };
         Some(self.quota_in(&inner, i, true))
     }
 
     /// SMS quota figures of a SIM.
     pub fn sms_quota(&self, iccid: &str) -> Option<QuotaView> {
         let inner = self.read();
-        let Lookup::Found(i) = lookup_in(&inner, iccid) else { return None };
+        let Lookup::Found(i) = lookup_in(&inner, iccid) else {
+            return None;
+        };
         Some(self.quota_in(&inner, i, false))
     }
 
     /// Tops a SIM up by 500 MB and 250 SMS and records a TOPUP order; returns the order number.
     pub fn top_up(&self, iccid: &str) -> Option<u64> {
         let mut inner = self.write();
-        let Lookup::Found(i) = lookup_in(&inner, iccid) else { return None };
+        let Lookup::Found(i) = lookup_in(&inner, iccid) else {
+            return None;
+        };
         self.top_up_in(&mut inner, i);
         let iccid = inner.sims[i].iccid.clone();
-        Some(push_order(&mut inner, "TOPUP", vec![iccid], vec![(1002, 1)]))
+        Some(push_order(
+            &mut inner,
+            "TOPUP",
+            vec![iccid],
+            vec![(1002, 1)],
+        ))
     }
 
     pub fn sms(&self, iccid: &str) -> Option<Vec<Sms>> {
         let mut inner = self.write();
-        let Lookup::Found(i) = lookup_in(&inner, iccid) else { return None };
+        let Lookup::Found(i) = lookup_in(&inner, iccid) else {
+            return None;
+        };
         Some(self.sms_of(&mut inner, i).clone())
     }
 
     pub fn events(&self, iccid: &str) -> Option<Vec<SimEvent>> {
         let mut inner = self.write();
-        let Lookup::Found(i) = lookup_in(&inner, iccid) else { return None };
+        let Lookup::Found(i) = lookup_in(&inner, iccid) else {
+            return None;
+        };
         Some(self.events_of(&mut inner, i).clone())
     }
 
@@ -412,7 +461,11 @@ impl SimState {
     pub(crate) fn issue_token(&self) -> (String, StdDuration) {
         let mut inner = self.write();
         inner.token_counter += 1;
-        let token = format!("sim.{:016x}.{}", hash(self.gen.seed, 99, inner.token_counter, 0), inner.token_counter);
+        let token = format!(
+            "sim.{:016x}.{}",
+            hash(self.gen.seed, 99, inner.token_counter, 0),
+            inner.token_counter
+        );
         let ttl = inner.token_ttl;
         inner.tokens.insert(token.clone(), Instant::now() + ttl);
         inner.tokens.retain(|_, exp| *exp > Instant::now());
@@ -420,15 +473,30 @@ impl SimState {
     }
 
     pub(crate) fn token_valid(&self, token: &str) -> bool {
-        self.read().tokens.get(token).is_some_and(|exp| *exp > Instant::now())
+        self.read()
+            .tokens
+            .get(token)
+            .is_some_and(|exp| *exp > Instant::now())
     }
 
     pub(crate) fn usage_in(&self, inner: &Inner, i: usize, day: NaiveDate) -> DayUsage {
-        inner.usage_overrides.get(&(i, day)).copied().unwrap_or_else(|| self.gen.usage(&inner.sims[i], day))
+        inner
+            .usage_overrides
+            .get(&(i, day))
+            .copied()
+            .unwrap_or_else(|| self.gen.usage(&inner.sims[i], day))
     }
 
-    pub(crate) fn usage_range(&self, inner: &Inner, i: usize, from: NaiveDate, to: NaiveDate) -> Vec<(NaiveDate, DayUsage)> {
-        let from = from.max(self.gen.history_start()).max(inner.sims[i].activation.date_naive());
+    pub(crate) fn usage_range(
+        &self,
+        inner: &Inner,
+        i: usize,
+        from: NaiveDate,
+        to: NaiveDate,
+    ) -> Vec<(NaiveDate, DayUsage)> {
+        let from = from
+            .max(self.gen.history_start())
+            .max(inner.sims[i].activation.date_naive());
         let to = to.min(self.gen.today);
         let mut out = Vec::new();
         let mut d = from;
@@ -444,7 +512,11 @@ impl SimState {
 
     pub(crate) fn quota_in(&self, inner: &Inner, i: usize, data: bool) -> QuotaView {
         let sim = &inner.sims[i];
-        let q = if data { &sim.data_quota } else { &sim.sms_quota };
+        let q = if data {
+            &sim.data_quota
+        } else {
+            &sim.sms_quota
+        };
         let threshold = q.accumulated as f64 * (1.0 - f64::from(q.threshold_percentage) / 100.0);
         let (mut used, mut threshold_reached, mut exceeded) = (0u64, None, None);
         for (d, u) in self.usage_range(inner, i, self.gen.history_start(), self.gen.today) {
@@ -476,7 +548,10 @@ impl SimState {
         let data_left = self.quota_in(inner, i, true).remaining;
         let sms_left = self.quota_in(inner, i, false).remaining;
         let sim = &mut inner.sims[i];
-        for (q, add, left) in [(&mut sim.data_quota, DEFAULT_DATA_MB * UMB_PER_MB, data_left), (&mut sim.sms_quota, DEFAULT_SMS, sms_left)] {
+        for (q, add, left) in [
+            (&mut sim.data_quota, DEFAULT_DATA_MB * UMB_PER_MB, data_left),
+            (&mut sim.sms_quota, DEFAULT_SMS, sms_left),
+        ] {
             q.accumulated += add;
             q.total = left + add as i64;
             q.last_added = add;
@@ -497,26 +572,44 @@ impl SimState {
     pub(crate) fn sms_of<'a>(&self, inner: &'a mut Inner, i: usize) -> &'a mut Vec<Sms> {
         let gen = self.gen;
         let sim = inner.sims[i].clone();
-        inner.sms.entry(i).or_insert_with(|| generate_sms(&gen, &sim))
+        inner
+            .sms
+            .entry(i)
+            .or_insert_with(|| generate_sms(&gen, &sim))
     }
 
     pub(crate) fn events_of<'a>(&self, inner: &'a mut Inner, i: usize) -> &'a mut Vec<SimEvent> {
         let gen = self.gen;
         let sim = inner.sims[i].clone();
-        inner.events.entry(i).or_insert_with(|| generate_events(&gen, &sim))
+        inner
+            .events
+            .entry(i)
+            .or_insert_with(|| generate_events(&gen, &sim))
     }
 
     pub(crate) fn apply_status(&self, inner: &mut Inner, i: usize, status: SimStatus) {
         let old = inner.sims[i].status;
         if old != status {
             inner.sims[i].status = status;
-            let text = format!("Status of SIM changed from '{}' to '{}'", old.as_str(), status.as_str());
+            let text = format!(
+                "Status of SIM changed from '{}' to '{}'",
+                old.as_str(),
+                status.as_str()
+            );
             self.push_event(inner, i, 11, &text, false, 0);
         }
     }
 
     /// Appends an event (after the generated history, which is seeded first).
-    pub(crate) fn push_event(&self, inner: &mut Inner, i: usize, type_id: u32, description: &str, alert: bool, severity: u32) {
+    pub(crate) fn push_event(
+        &self,
+        inner: &mut Inner,
+        i: usize,
+        type_id: u32,
+        description: &str,
+        alert: bool,
+        severity: u32,
+    ) {
         let id = Self::next_id(inner);
         let operator = inner.sims[i].connectivity.operator;
         self.events_of(inner, i).push(SimEvent {
@@ -549,7 +642,12 @@ pub(crate) fn lookup_in(inner: &Inner, iccid: &str) -> Lookup {
     }
 }
 
-pub(crate) fn push_order(inner: &mut Inner, order_type: &str, sims: Vec<String>, products: Vec<(u64, u64)>) -> u64 {
+pub(crate) fn push_order(
+    inner: &mut Inner,
+    order_type: &str,
+    sims: Vec<String>,
+    products: Vec<(u64, u64)>,
+) -> u64 {
     let number = inner.orders.last().map_or(2_000_000_001, |o| o.number + 1);
     let amount = products.iter().map(|(_, q)| *q as f64 * 10.0).sum::<f64>();
     inner.orders.push(Order {
@@ -571,13 +669,21 @@ pub(crate) fn push_order(inner: &mut Inner, order_type: &str, sims: Vec<String>,
 fn generate_sms(gen: &Generator, sim: &SimRecord) -> Vec<Sms> {
     let h = |k: u64| hash(gen.seed, SALT_SMS, sim.index as u64, k);
     let count = if sim.sms_heavy { 6 } else { below(h(0), 4) };
-    let start = gen.history_start().and_hms_opt(0, 0, 0).unwrap_or_default().and_utc();
+    let start = gen
+        .history_start()
+        .and_hms_opt(0, 0, 0)
+        .unwrap_or_default()
+        .and_utc();
     let span = (gen.today - gen.history_start()).num_seconds().max(1) as u64;
     let mut out: Vec<Sms> = (0..count)
         .map(|k| {
             let submit = start + Duration::seconds(below(h(10 + k), span) as i64);
             let mt = unit(h(20 + k)) < 0.5;
-            let status = if unit(h(30 + k)) < 0.9 { SmsStatus::Delivered } else { SmsStatus::Failed };
+            let status = if unit(h(30 + k)) < 0.9 {
+                SmsStatus::Delivered
+            } else {
+                SmsStatus::Failed
+            };
             Sms {
                 id: (sim.index as u64 + 1) * 100 + k,
                 sim_index: sim.index,
@@ -586,8 +692,16 @@ fn generate_sms(gen: &Generator, sim: &SimRecord) -> Vec<Sms> {
                 submit,
                 delivery: (status == SmsStatus::Delivered).then(|| submit + Duration::seconds(3)),
                 expiry: submit + Duration::days(1),
-                payload: if mt { "CONFIG interval=3600".into() } else { format!("temp={}", below(h(40 + k), 40)) },
-                source_address: if mt { "1234567890".into() } else { sim.msisdn.clone() },
+                payload: if mt {
+                    "CONFIG interval=3600".into()
+                } else {
+                    format!("temp={}", below(h(40 + k), 40))
+                },
+                source_address: if mt {
+                    "1234567890".into()
+                } else {
+                    sim.msisdn.clone()
+                },
                 source_address_type: 145,
                 dcs: 0,
                 udh: String::new(),
@@ -601,7 +715,12 @@ fn generate_sms(gen: &Generator, sim: &SimRecord) -> Vec<Sms> {
 fn generate_events(gen: &Generator, sim: &SimRecord) -> Vec<SimEvent> {
     let h = |k: u64| hash(gen.seed, SALT_EVENT, sim.index as u64, k);
     let count = 3 + below(h(0), 30);
-    let start = gen.history_start().and_hms_opt(0, 0, 0).unwrap_or_default().and_utc().max(sim.activation);
+    let start = gen
+        .history_start()
+        .and_hms_opt(0, 0, 0)
+        .unwrap_or_default()
+        .and_utc()
+        .max(sim.activation);
     let end = sim.connectivity.last_seen.max(start + Duration::seconds(1));
     let span = (end - start).num_seconds().max(1) as u64;
     let mut times: Vec<i64> = (0..count).map(|k| below(h(1 + k), span) as i64).collect();
@@ -610,7 +729,8 @@ fn generate_events(gen: &Generator, sim: &SimRecord) -> Vec<SimEvent> {
         .into_iter()
         .enumerate()
         .map(|(k, t)| {
-            let (type_id, text, alert, severity) = EVENT_KINDS[below(h(100 + k as u64), EVENT_KINDS.len() as u64) as usize];
+            let (type_id, text, alert, severity) =
+                EVENT_KINDS[below(h(100 + k as u64), EVENT_KINDS.len() as u64) as usize];
             SimEvent {
                 id: (sim.index as u64 + 1) * 1000 + k as u64,
                 sim_index: sim.index,

@@ -21,7 +21,10 @@ pub(crate) struct RateLimiter {
 
 impl RateLimiter {
     pub fn new(per_sec: u32) -> Self {
-        RateLimiter { interval: Duration::from_secs_f64(1.0 / f64::from(per_sec.max(1))), next: Mutex::new(Instant::now()) }
+        RateLimiter {
+            interval: Duration::from_secs_f64(1.0 / f64::from(per_sec.max(1))),
+            next: Mutex::new(Instant::now()),
+        }
     }
 
     pub async fn acquire(&self) {
@@ -112,7 +115,12 @@ impl CircuitBreaker {
         CircuitBreaker {
             threshold: threshold.max(1),
             cooldown,
-            inner: Mutex::new(BreakerInner { state: BreakerState::Closed, failures: 0, opened_at: Instant::now(), probe_in_flight: false }),
+            inner: Mutex::new(BreakerInner {
+                state: BreakerState::Closed,
+                failures: 0,
+                opened_at: Instant::now(),
+                probe_in_flight: false,
+            }),
         }
     }
 
@@ -155,7 +163,8 @@ impl CircuitBreaker {
     pub fn on_failure(&self, permit: &Permit) -> bool {
         let mut g = lock(&self.inner);
         g.failures += 1;
-        let open = *permit == Permit::Probe || (g.state == BreakerState::Closed && g.failures >= self.threshold);
+        let open = *permit == Permit::Probe
+            || (g.state == BreakerState::Closed && g.failures >= self.threshold);
         if open {
             g.probe_in_flight = false;
             g.state = BreakerState::Open;

@@ -13,8 +13,9 @@ pub enum StoreError {
     /// (e.g. a forbidden lifecycle transition, an expired activation code).
     #[error(transparent)]
     Rule(#[from] RuleViolation),
+    // No `#[source]`: the message already carries sqlx's, and error chains would repeat it.
     #[error("database error: {0}")]
-    Database(#[source] sqlx::Error),
+    Database(sqlx::Error),
     #[error("migration failed: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
 }

@@ -124,3 +124,12 @@ pub(crate) async fn list_events(store: &Store, sim_id: i64, page: PageRequest<'_
         total,
     })
 }
+
+impl Store {
+    /// Records an event that changes nothing else (e.g. PIN/PUK revealed to a user).
+    pub async fn add_sim_event(&self, sim_id: i64, event: &NewEvent<'_>) -> StoreResult<()> {
+        let mut tx = self.begin().await?;
+        insert_event(&mut tx, sim_id, event).await?;
+        tx.commit().await
+    }
+}

@@ -10,7 +10,10 @@ use chrono::{Duration as ChronoDuration, NaiveDate, Utc};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::{created, json_ok, page_headers, page_range, paging, parse_body, payment_method, App, Dialect, Query};
+use super::{
+    created, json_ok, page_headers, page_range, paging, parse_body, payment_method, App, Dialect,
+    Query,
+};
 use crate::fleet::{LinkState, SimStatus};
 use crate::state::{lookup_in, push_order, Lookup, SimState};
 use crate::views;
@@ -29,21 +32,37 @@ pub struct SimUpdate {
 }
 
 /// Filters (`q=imei:…,ip_address:…`) and sorts (`sort=ip_address,-imei`) SIM indices.
-pub(crate) fn select_sims(state: &SimState, q: &super::Query, d: Dialect) -> Result<Vec<usize>, Response> {
+pub(crate) fn select_sims(
+    state: &SimState,
+    q: &super::Query,
+    d: Dialect,
+) -> Result<Vec<usize>, Response> {
     let inner = state.read();
     let mut filters = Vec::new();
     if let Some(raw) = q.get("q").filter(|s| !s.is_empty()) {
         for part in raw.split(',') {
             match part.split_once(':') {
-                Some((k @ ("imei" | "ip_address"), v)) => filters.push((k.to_string(), v.to_string())),
-                _ => return Err(d.error(StatusCode::BAD_REQUEST, &format!("Invalid filter '{part}'"))),
+                Some((k @ ("imei" | "ip_address"), v)) => {
+                    filters.push((k.to_string(), v.to_string()))
+                }
+                _ => {
+                    return Err(
+                        d.error(StatusCode::BAD_REQUEST, &format!("Invalid filter '{part}'"))
+                    )
+                }
             }
         }
     }
     let mut idx: Vec<usize> = (0..inner.sims.len())
         .filter(|&i| {
             let s = &inner.sims[i];
-            filters.iter().all(|(k, v)| if k == "imei" { &s.imei == v } else { &s.ip_address == v })
+            filters.iter().all(|(k, v)| {
+                if k == "imei" {
+                    &s.imei == v
+                } else {
+                    &s.ip_address == v
+                }
+            })
         })
         .collect();
     if let Some(raw) = q.get("sort").filter(|s| !s.is_empty()) {
@@ -58,7 +77,11 @@ pub(crate) fn select_sims(state: &SimState, q: &super::Query, d: Dialect) -> Res
         idx.sort_by(|&a, &b| {
             for &(desc, imei) in &keys {
                 let (sa, sb) = (&inner.sims[a], &inner.sims[b]);
-                let o = if imei { sa.imei.cmp(&sb.imei) } else { ip_key(&sa.ip_address).cmp(&ip_key(&sb.ip_address)) };
+                let o = if imei {
+                    sa.imei.cmp(&sb.imei)
+                } else {
+                    ip_key(&sa.ip_address).cmp(&ip_key(&sb.ip_address))
+                };
                 let o = if desc { o.reverse() } else { o };
                 if o != std::cmp::Ordering::Equal {
                     return o;
@@ -81,9 +104,19 @@ pub(crate) fn list_page(app: &App, q: &super::Query, d: Dialect) -> R {
     let inner = app.state.read();
     let items: Vec<Value> = idx[page_range(idx.len(), page, size)]
         .iter()
-        .map(|&i| views::sim_card(&inner.sims[i], &app.state.quota_in(&inner, i, true), &app.state.quota_in(&inner, i, false)))
+        .map(|&i| {
+            views::sim_card(
+                &inner.sims[i],
+                &app.state.quota_in(&inner, i, true),
+                &app.state.quota_in(&inner, i, false),
+            )
+        })
         .collect();
-    Ok((page_headers(idx.len(), page, size), axum::Json(Value::Array(items))).into_response())
+    Ok((
+        page_headers(idx.len(), page, size),
+        axum::Json(Value::Array(items)),
+    )
+        .into_response())
 }
 
 pub async fn list_sims(State(app): State<App>, q: Query) -> R {
@@ -93,7 +126,11 @@ pub async fn list_sims(State(app): State<App>, q: Query) -> R {
 fn sim_view(app: &App, iccid: &str, d: Dialect) -> R {
     let inner = app.state.read();
     let i = d.found(lookup_in(&inner, iccid), iccid)?;
-    Ok(json_ok(views::sim_card(&inner.sims[i], &app.state.quota_in(&inner, i, true), &app.state.quota_in(&inner, i, false))))
+    Ok(json_ok(views::sim_card(
+        &inner.sims[i],
+        &app.state.quota_in(&inner, i, true),
+        &app.state.quota_in(&inner, i, false),
+    )))
 }
 
 pub async fn get_sim(State(app): State<App>, Path(iccid): Path<String>) -> R {
@@ -101,22 +138,38 @@ pub async fn get_sim(State(app): State<App>, Path(iccid): Path<String>) -> R {
 }
 
 /// Validates one update; returns the SIM index and parsed status.
-pub(crate) fn check_update(app: &App, u: &SimUpdate, path_iccid: Option<&str>, d: Dialect, require: bool) -> Result<(usize, Option<SimStatus>), Response> {
+pub(crate) fn check_update(
+    app: &App,
+    u: &SimUpdate,
+    path_iccid: Option<&str>,
+    d: Dialect,
+    require: bool,
+) -> Result<(usize, Option<SimStatus>), Response> {
     let iccid = match (path_iccid, u.iccid.as_deref()) {
         (Some(p), _) => p,
         (None, Some(b)) => b,
         (None, None) => return Err(d.error(StatusCode::BAD_REQUEST, "Missing attribute 'iccid'")),
     };
     if require && (u.iccid.is_none() || u.status.is_none()) {
-        return Err(d.error(StatusCode::BAD_REQUEST, "Missing attributes: 'iccid' and 'status' are required"));
+        return Err(d.error(
+            StatusCode::BAD_REQUEST,
+            "Missing attributes: 'iccid' and 'status' are required",
+        ));
     }
-    let status = match u.status.as_deref() {
-        None => None,
-        Some(s) => Some(SimStatus::parse(s).ok_or_else(|| d.error(StatusCode::BAD_REQUEST, &format!("Invalid status '{s}'")))?),
-    };
+    let status =
+        match u.status.as_deref() {
+            None => None,
+            Some(s) => Some(SimStatus::parse(s).ok_or_else(|| {
+                d.error(StatusCode::BAD_REQUEST, &format!("Invalid status '{s}'"))
+            })?),
+        };
     let i = d.found(app.state.lookup(iccid), iccid)?;
     if app.state.read().sims[i].expired {
-        let code = if d == Dialect::V1 { StatusCode::UNPROCESSABLE_ENTITY } else { StatusCode::CONFLICT };
+        let code = if d == Dialect::V1 {
+            StatusCode::UNPROCESSABLE_ENTITY
+        } else {
+            StatusCode::CONFLICT
+        };
         return Err(d.error(code, &format!("The following SIMs are expired and cannot be modified via API. Only extensions are permitted: {iccid}")));
     }
     Ok((i, status))
@@ -180,7 +233,10 @@ struct Transfer {
 pub async fn sim_transfer(State(app): State<App>, body: Bytes) -> R {
     let t: Transfer = parse_body(&body, D)?;
     if t.iccids.is_empty() && t.iccid_ranges.is_empty() {
-        return Err(D.error(StatusCode::BAD_REQUEST, "Either iccids or iccid_ranges is required"));
+        return Err(D.error(
+            StatusCode::BAD_REQUEST,
+            "Either iccids or iccid_ranges is required",
+        ));
     }
     for iccid in &t.iccids {
         D.found(app.state.lookup(iccid), iccid)?;
@@ -194,7 +250,10 @@ fn flag(q: &Query, key: &str, default: bool) -> Result<bool, Response> {
         None => Ok(default),
         Some("true") => Ok(true),
         Some("false") => Ok(false),
-        Some(v) => Err(D.error(StatusCode::BAD_REQUEST, &format!("Invalid boolean '{v}' for {key}"))),
+        Some(v) => Err(D.error(
+            StatusCode::BAD_REQUEST,
+            &format!("Invalid boolean '{v}' for {key}"),
+        )),
     }
 }
 
@@ -203,14 +262,26 @@ pub async fn connectivity_info(State(app): State<App>, Path(iccid): Path<String>
     let (subscriber, ussd) = (flag(&q, "subscriber", true)?, flag(&q, "ussd", false)?);
     let inner = app.state.read();
     let i = D.found(lookup_in(&inner, &iccid), &iccid)?;
-    Ok(json_ok(views::connectivity_info(&inner.sims[i], subscriber, ussd, received)))
+    Ok(json_ok(views::connectivity_info(
+        &inner.sims[i],
+        subscriber,
+        ussd,
+        received,
+    )))
 }
 
 /// Queues a connectivity reset: the SIM drops to ATTACHED and an event is recorded.
 pub(crate) fn reset(app: &App, iccid: &str, d: Dialect) -> R {
     let i = d.found(app.state.lookup(iccid), iccid)?;
     if app.state.read().sims[i].expired {
-        return Err(d.error(if d == Dialect::V1 { StatusCode::UNPROCESSABLE_ENTITY } else { StatusCode::CONFLICT }, "SIM expired"));
+        return Err(d.error(
+            if d == Dialect::V1 {
+                StatusCode::UNPROCESSABLE_ENTITY
+            } else {
+                StatusCode::CONFLICT
+            },
+            "SIM expired",
+        ));
     }
     let state = app.state.clone();
     let delay = Duration::from_millis(app.config.apply_delay_ms);
@@ -231,8 +302,14 @@ pub async fn reset_connectivity(State(app): State<App>, Path(iccid): Path<String
 }
 
 /// Sorts events by `timestamp` / `id` keys (`-` for descending); default: chronological.
-pub(crate) fn sort_events(events: &mut [crate::state::SimEvent], sort: Option<&String>, d: Dialect) -> Result<(), Response> {
-    let Some(sort) = sort.filter(|s| !s.is_empty()) else { return Ok(()) };
+pub(crate) fn sort_events(
+    events: &mut [crate::state::SimEvent],
+    sort: Option<&String>,
+    d: Dialect,
+) -> Result<(), Response> {
+    let Some(sort) = sort.filter(|s| !s.is_empty()) else {
+        return Ok(());
+    };
     let mut keys = Vec::new();
     for k in sort.split(',') {
         let (desc, name) = k.strip_prefix('-').map_or((false, k), |n| (true, n));
@@ -243,7 +320,11 @@ pub(crate) fn sort_events(events: &mut [crate::state::SimEvent], sort: Option<&S
     }
     events.sort_by(|a, b| {
         for &(desc, id) in &keys {
-            let o = if id { a.id.cmp(&b.id) } else { a.timestamp.cmp(&b.timestamp) };
+            let o = if id {
+                a.id.cmp(&b.id)
+            } else {
+                a.timestamp.cmp(&b.timestamp)
+            };
             let o = if desc { o.reverse() } else { o };
             if o != std::cmp::Ordering::Equal {
                 return o;
@@ -261,8 +342,12 @@ pub async fn events(State(app): State<App>, Path(iccid): Path<String>, q: Query)
     let mut all = app.state.events_of(&mut inner, i).clone();
     sort_events(&mut all, q.get("sort"), D)?;
     let sim = &inner.sims[i];
-    let items: Vec<Value> = all[page_range(all.len(), page, size)].iter().map(|e| views::event_v1(sim, e)).collect();
-    let body = json!({"events": items, "totalEvents": all.len(), "totalPages": all.len().div_ceil(size)});
+    let items: Vec<Value> = all[page_range(all.len(), page, size)]
+        .iter()
+        .map(|e| views::event_v1(sim, e))
+        .collect();
+    let body =
+        json!({"events": items, "totalEvents": all.len(), "totalPages": all.len().div_ceil(size)});
     Ok((page_headers(all.len(), page, size), axum::Json(body)).into_response())
 }
 
@@ -271,7 +356,12 @@ fn date_param(q: &Query, key: &str) -> Result<Option<NaiveDate>, Response> {
         None => Ok(None),
         Some(raw) => NaiveDate::parse_from_str(raw, "%Y-%m-%d")
             .map(Some)
-            .map_err(|_| D.error(StatusCode::BAD_REQUEST, &format!("Invalid date '{raw}' for {key}: expected YYYY-MM-DD"))),
+            .map_err(|_| {
+                D.error(
+                    StatusCode::BAD_REQUEST,
+                    &format!("Invalid date '{raw}' for {key}: expected YYYY-MM-DD"),
+                )
+            }),
     }
 }
 
@@ -284,14 +374,22 @@ pub async fn usage(State(app): State<App>, Path(iccid): Path<String>, q: Query) 
     }
     let inner = app.state.read();
     let i = D.found(lookup_in(&inner, &iccid), &iccid)?;
-    let stats: Vec<Value> = app.state.usage_range(&inner, i, start, end).iter().map(|(d, u)| views::daily(*d, u)).collect();
+    let stats: Vec<Value> = app
+        .state
+        .usage_range(&inner, i, start, end)
+        .iter()
+        .map(|(d, u)| views::daily(*d, u))
+        .collect();
     Ok(json_ok(json!({"stats": stats})))
 }
 
 fn quota(app: &App, iccid: &str, data: bool) -> R {
     let inner = app.state.read();
     let i = D.found(lookup_in(&inner, iccid), iccid)?;
-    Ok(json_ok(views::quota_v1(&app.state.quota_in(&inner, i, data), data)))
+    Ok(json_ok(views::quota_v1(
+        &app.state.quota_in(&inner, i, data),
+        data,
+    )))
 }
 
 pub async fn quota_data(State(app): State<App>, Path(iccid): Path<String>) -> R {
@@ -314,9 +412,19 @@ pub(crate) fn sms_page(app: &App, iccid: &str, q: &Query, d: Dialect) -> R {
     let sim = &inner.sims[i];
     let items: Vec<Value> = all[page_range(all.len(), page, size)]
         .iter()
-        .map(|s| if d == Dialect::V1 { views::sms_v1(sim, s) } else { views::sms_v2(sim, s) })
+        .map(|s| {
+            if d == Dialect::V1 {
+                views::sms_v1(sim, s)
+            } else {
+                views::sms_v2(sim, s)
+            }
+        })
         .collect();
-    Ok((page_headers(all.len(), page, size), axum::Json(Value::Array(items))).into_response())
+    Ok((
+        page_headers(all.len(), page, size),
+        axum::Json(Value::Array(items)),
+    )
+        .into_response())
 }
 
 pub async fn list_sms(State(app): State<App>, Path(iccid): Path<String>, q: Query) -> R {
@@ -345,17 +453,30 @@ pub(crate) fn send_sms(app: &App, iccid: &str, body: &[u8], d: Dialect) -> Resul
     let Some(payload) = m.payload.filter(|p| !p.is_empty()) else {
         return Err(d.error(StatusCode::BAD_REQUEST, "Missing attribute 'payload'"));
     };
-    if m.udh.as_deref().is_some_and(|u| !u.chars().all(|c| c.is_ascii_hexdigit())) {
+    if m.udh
+        .as_deref()
+        .is_some_and(|u| !u.chars().all(|c| c.is_ascii_hexdigit()))
+    {
         return Err(d.error(StatusCode::BAD_REQUEST, "udh must be a hex string"));
     }
-    let sat = m.source_address_type.and_then(|t| t.id).map_or(145, |v| v as u32);
+    let sat = m
+        .source_address_type
+        .and_then(|t| t.id)
+        .map_or(145, |v| v as u32);
     if ![145, 161, 208].contains(&sat) {
         return Err(d.error(StatusCode::BAD_REQUEST, "Invalid source_address_type"));
     }
     let i = d.found(app.state.lookup(iccid), iccid)?;
     let mut inner = app.state.write();
     if inner.sims[i].expired {
-        return Err(d.error(if d == Dialect::V1 { StatusCode::UNPROCESSABLE_ENTITY } else { StatusCode::CONFLICT }, "SIM expired"));
+        return Err(d.error(
+            if d == Dialect::V1 {
+                StatusCode::UNPROCESSABLE_ENTITY
+            } else {
+                StatusCode::CONFLICT
+            },
+            "SIM expired",
+        ));
     }
     let now = Utc::now();
     let reachable = inner.sims[i].connectivity.state != LinkState::Offline;
@@ -369,7 +490,11 @@ pub(crate) fn send_sms(app: &App, iccid: &str, body: &[u8], d: Dialect) -> Resul
         id,
         sim_index: i,
         mt: true,
-        status: if reachable { crate::state::SmsStatus::Delivered } else { crate::state::SmsStatus::Pending },
+        status: if reachable {
+            crate::state::SmsStatus::Delivered
+        } else {
+            crate::state::SmsStatus::Pending
+        },
         submit: now,
         delivery: reachable.then_some(now),
         expiry,
@@ -400,11 +525,21 @@ pub(crate) fn get_one_sms(app: &App, iccid: &str, id: &str, d: Dialect) -> R {
     let id = sms_id(id, d)?;
     let mut inner = app.state.write();
     let i = d.found(lookup_in(&inner, iccid), iccid)?;
-    let Some(s) = app.state.sms_of(&mut inner, i).iter().find(|s| s.id == id).cloned() else {
+    let Some(s) = app
+        .state
+        .sms_of(&mut inner, i)
+        .iter()
+        .find(|s| s.id == id)
+        .cloned()
+    else {
         return Err(d.error(StatusCode::NOT_FOUND, "SMS not found"));
     };
     let sim = &inner.sims[i];
-    Ok(json_ok(if d == Dialect::V1 { views::sms_v1(sim, &s) } else { views::sms_v2(sim, &s) }))
+    Ok(json_ok(if d == Dialect::V1 {
+        views::sms_v1(sim, &s)
+    } else {
+        views::sms_v2(sim, &s)
+    }))
 }
 
 pub async fn get_sms(State(app): State<App>, Path((iccid, id)): Path<(String, String)>) -> R {
@@ -419,7 +554,9 @@ pub(crate) fn cancel_sms(app: &App, iccid: &str, id: &str, d: Dialect) -> Result
     let list = app.state.sms_of(&mut inner, i);
     match list.iter().position(|s| s.id == id) {
         None => Err(d.error(StatusCode::NOT_FOUND, "SMS not found")),
-        Some(p) if list[p].status != crate::state::SmsStatus::Pending => Err(d.error(StatusCode::BAD_REQUEST, "Only pending SMS can be cancelled")),
+        Some(p) if list[p].status != crate::state::SmsStatus::Pending => {
+            Err(d.error(StatusCode::BAD_REQUEST, "Only pending SMS can be cancelled"))
+        }
         Some(p) => {
             list.remove(p);
             Ok(id)
@@ -440,7 +577,11 @@ pub(crate) fn top_up(app: &App, iccid: &str, q: &Query, d: Dialect) -> R {
         return Err(d.error(StatusCode::UNPROCESSABLE_ENTITY, "SIM expired"));
     }
     let n = app.state.top_up(iccid).unwrap_or_default();
-    Ok((StatusCode::CREATED, [(header::LOCATION, format!("{}/v1/orders/{n}", app.base_url))]).into_response())
+    Ok((
+        StatusCode::CREATED,
+        [(header::LOCATION, format!("{}/v1/orders/{n}", app.base_url))],
+    )
+        .into_response())
 }
 
 pub async fn topup(State(app): State<App>, Path(iccid): Path<String>, q: Query) -> R {
@@ -466,8 +607,17 @@ pub async fn topup_multi(State(app): State<App>, q: Query, body: Bytes) -> R {
         app.state.top_up_in(&mut inner, i);
     }
     let sims = idx.iter().map(|&i| inner.sims[i].iccid.clone()).collect();
-    let n = push_order(&mut inner, "BULK_TOPUP", sims, vec![(1002, idx.len() as u64)]);
-    Ok((StatusCode::CREATED, [(header::LOCATION, format!("{}/v1/orders/{n}", app.base_url))]).into_response())
+    let n = push_order(
+        &mut inner,
+        "BULK_TOPUP",
+        sims,
+        vec![(1002, idx.len() as u64)],
+    );
+    Ok((
+        StatusCode::CREATED,
+        [(header::LOCATION, format!("{}/v1/orders/{n}", app.base_url))],
+    )
+        .into_response())
 }
 
 #[derive(Deserialize)]
@@ -479,7 +629,9 @@ struct AutoTopup {
 
 pub async fn auto_topup(State(app): State<App>, body: Bytes) -> R {
     let r: AutoTopup = parse_body(&body, D)?;
-    let Some(enabled) = r.enabled else { return Err(D.error(StatusCode::BAD_REQUEST, "Missing attribute 'enabled'")) };
+    let Some(enabled) = r.enabled else {
+        return Err(D.error(StatusCode::BAD_REQUEST, "Missing attribute 'enabled'"));
+    };
     let mut idx = Vec::new();
     for iccid in &r.iccids {
         idx.push(D.found(app.state.lookup(iccid), iccid)?);
@@ -507,8 +659,14 @@ pub async fn set_limits(State(app): State<App>, body: Bytes) -> R {
     let r: SetLimits = parse_body(&body, D)?;
     let valid = |service: &str, id: Option<u32>| -> Result<(), Response> {
         match id {
-            Some(id) if !crate::state::limit_options(service).is_some_and(|o| o.iter().any(|(i, _, _)| *i == id)) => {
-                Err(D.error(StatusCode::NOT_FOUND, &format!("Unknown {service} limit id {id}")))
+            Some(id)
+                if !crate::state::limit_options(service)
+                    .is_some_and(|o| o.iter().any(|(i, _, _)| *i == id)) =>
+            {
+                Err(D.error(
+                    StatusCode::NOT_FOUND,
+                    &format!("Unknown {service} limit id {id}"),
+                ))
             }
             _ => Ok(()),
         }
@@ -526,7 +684,12 @@ pub async fn set_limits(State(app): State<App>, body: Bytes) -> R {
 
 /// `GET /v1/sims/{service}/limits` (the path parameter shares the `{iccid}` slot in the router).
 pub async fn selectable_limits(Path(service): Path<String>) -> R {
-    views::limit_choices(&service).map(json_ok).ok_or_else(|| D.error(StatusCode::NOT_FOUND, &format!("Unknown service '{service}'")))
+    views::limit_choices(&service).map(json_ok).ok_or_else(|| {
+        D.error(
+            StatusCode::NOT_FOUND,
+            &format!("Unknown service '{service}'"),
+        )
+    })
 }
 
 #[derive(Deserialize)]
@@ -548,7 +711,12 @@ pub async fn extension(State(app): State<App>, q: Query, body: Bytes) -> R {
     for iccid in &r.iccids {
         match app.state.lookup(iccid) {
             Lookup::Found(i) => idx.push(i),
-            other => return Err(D.found(other, iccid).err().unwrap_or_else(|| D.error(StatusCode::NOT_FOUND, "not found"))),
+            other => {
+                return Err(D
+                    .found(other, iccid)
+                    .err()
+                    .unwrap_or_else(|| D.error(StatusCode::NOT_FOUND, "not found")))
+            }
         }
     }
     let mut inner = app.state.write();
@@ -556,6 +724,11 @@ pub async fn extension(State(app): State<App>, q: Query, body: Bytes) -> R {
         app.state.extend_in(&mut inner, i);
     }
     let sims = idx.iter().map(|&i| inner.sims[i].iccid.clone()).collect();
-    push_order(&mut inner, "TARIFF_CHANGE", sims, vec![(r.product_id.unwrap_or(1001), idx.len() as u64)]);
+    push_order(
+        &mut inner,
+        "TARIFF_CHANGE",
+        sims,
+        vec![(r.product_id.unwrap_or(1001), idx.len() as u64)],
+    );
     Ok(created())
 }
