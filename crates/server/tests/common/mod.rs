@@ -1,0 +1,167 @@
+//! A real server on 127.0.0.1:0 over an isolated database, and a client for it.
+
+#![allow(dead_code)]
+
+use reqwest::{Method, StatusCode};
+use secrecy::SecretString;
+use serde_json::{json, Value};
+use simfleet_domain::Role;
+use simfleet_server::crypto::{hash_password, SecretBox};
+use simfleet_server::{App, AppConfig};
+use simfleet_store::testing::TestDb;
+use simfleet_store::Dialect;
+use tokio::sync::oneshot;
+
+pub const PASSWORD: &str = "correct horse battery";
+
+pub struct TestApp {
+    pub base: String,
+    pub db: TestDb,
+    pub http: reqwest::Client,
+    pub admin: String,
+    pub operator: String,
+    pub viewer: String,
+    shutdown: Option<oneshot::Sender<()>>,
+    server: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl TestApp {
+    /// `None` when the PostgreSQL variant is not configured (outside CI).
+    pub async fn spawn(dialect: Dialect) -> Option<TestApp> {
+        let db = TestDb::for_dialect(dialect).await?;
+        let config = AppConfig { login_max_failures: 3, ..AppConfig::default() };
+        let secrets = SecretBox::new(&SecretString::from("test master key, not for production".to_owned()));
+        let app = App::new(db.store.clone(), secrets, config).expect("app");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let (tx, rx) = oneshot::channel::<()>();
+        let router = simfleet_server::router(app);
+        let server = tokio::spawn(async move {
+            simfleet_server::serve(listener, router, async move {
+                let _ = rx.await;
+            })
+            .await
+            .expect("server");
+        });
+        let hash = hash_password(PASSWORD).unwrap();
+        for (name, role) in [("admin", Role::Admin), ("operator", Role::Operator), ("viewer", Role::Viewer)] {
+            db.store.create_user(name, &hash, role).await.unwrap();
+        }
+        let mut app = TestApp {
+            base,
+            db,
+            http: reqwest::Client::new(),
+            admin: String::new(),
+            operator: String::new(),
+            viewer: String::new(),
+            shutdown: Some(tx),
+            server: Some(server),
+        };
+        app.admin = app.login("admin").await;
+        app.operator = app.login("operator").await;
+        app.viewer = app.login("viewer").await;
+        Some(app)
+    }
+
+    pub async fn login(&self, username: &str) -> String {
+        let (status, body) = self.call(Method::POST, "/api/v1/auth/login", None, Some(json!({"username": username, "password": PASSWORD}))).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        body["token"].as_str().unwrap().to_owned()
+    }
+
+    /// Sends a request and returns the status and the JSON body (`Null` when empty).
+    pub async fn call(&self, method: Method, path: &str, token: Option<&str>, body: Option<Value>) -> (StatusCode, Value) {
+        let mut req = self.http.request(method, format!("{}{path}", self.base));
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        let res = req.send().await.expect("request");
+        let status = res.status();
+        let problem = res.headers().get("content-type").is_some_and(|v| v == "application/problem+json");
+        let text = res.text().await.unwrap();
+        let value = if text.is_empty() { Value::Null } else { serde_json::from_str(&text).unwrap_or(Value::String(text)) };
+        if status.is_client_error() || status.is_server_error() {
+            assert!(problem, "error responses are problem+json: {status} {value}");
+        }
+        (status, value)
+    }
+
+    pub async fn get(&self, path: &str, token: &str) -> (StatusCode, Value) {
+        self.call(Method::GET, path, Some(token), None).await
+    }
+
+    pub async fn post(&self, path: &str, token: &str, body: Value) -> (StatusCode, Value) {
+        self.call(Method::POST, path, Some(token), Some(body)).await
+    }
+
+    pub async fn patch(&self, path: &str, token: &str, body: Value) -> (StatusCode, Value) {
+        self.call(Method::PATCH, path, Some(token), Some(body)).await
+    }
+
+    pub async fn delete(&self, path: &str, token: &str) -> (StatusCode, Value) {
+        self.call(Method::DELETE, path, Some(token), None).await
+    }
+
+    /// Creates a SIM as the operator and returns its ICCID.
+    pub async fn sim(&self, n: u64, extra: Value) -> String {
+        let iccid = iccid(n);
+        let mut body = json!({ "iccid": iccid });
+        if let (Some(b), Some(e)) = (body.as_object_mut(), extra.as_object()) {
+            b.extend(e.clone());
+        }
+        let (status, res) = self.post("/api/v1/sims", &self.operator.clone(), body).await;
+        assert_eq!(status, StatusCode::CREATED, "{res}");
+        iccid
+    }
+
+    pub async fn customer(&self, name: &str) -> i64 {
+        let (status, res) = self.post("/api/v1/customers", &self.operator.clone(), json!({ "name": name })).await;
+        assert_eq!(status, StatusCode::CREATED, "{res}");
+        res["id"].as_i64().unwrap()
+    }
+
+    pub async fn stop(mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(server) = self.server.take() {
+            let _ = server.await;
+        }
+        self.db.cleanup().await;
+    }
+}
+
+pub fn iccid(n: u64) -> String {
+    let payload = format!("8988{n:014}");
+    format!("{payload}{}", simfleet_domain::ids::luhn_check_digit(&payload))
+}
+
+/// Declares each `async fn name(app: &TestApp)` as `sqlite::name` and `postgres::name`.
+#[macro_export]
+macro_rules! api_tests {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    let app = $crate::common::TestApp::spawn(simfleet_store::Dialect::Sqlite).await.unwrap();
+                    super::$name(&app).await;
+                    app.stop().await;
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    let Some(app) = $crate::common::TestApp::spawn(simfleet_store::Dialect::Postgres).await else { return };
+                    super::$name(&app).await;
+                    app.stop().await;
+                }
+            )*
+        }
+    };
+}
