@@ -32,7 +32,7 @@ pub fn luhn_valid(digits: &str) -> bool {
         }
         sum += d;
     }
-    sum % 10 == 0
+    sum.is_multiple_of(10)
 }
 
 /// The Luhn check digit to append to `payload`.

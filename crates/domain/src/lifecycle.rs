@@ -83,14 +83,8 @@ pub struct TransitionError {
 }
 
 impl Action {
-    pub const ALL: [Action; 6] = [
-        Action::Reserve,
-        Action::Activate,
-        Action::Suspend,
-        Action::ReportLost,
-        Action::Terminate,
-        Action::Swap,
-    ];
+    pub const ALL: [Action; 6] =
+        [Action::Reserve, Action::Activate, Action::Suspend, Action::ReportLost, Action::Terminate, Action::Swap];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -153,18 +147,9 @@ mod tests {
     fn the_whole_transition_table() {
         let expected: &[(SimStatus, &[(Action, SimStatus)])] = &[
             (Available, &[(Reserve, Reserved), (ReportLost, LostStolen), (Terminate, Terminated)]),
-            (
-                Reserved,
-                &[(Activate, Active), (ReportLost, LostStolen), (Terminate, Terminated), (Swap, Terminated)],
-            ),
-            (
-                Active,
-                &[(Suspend, Suspended), (ReportLost, LostStolen), (Terminate, Terminated), (Swap, Terminated)],
-            ),
-            (
-                Suspended,
-                &[(Activate, Active), (ReportLost, LostStolen), (Terminate, Terminated), (Swap, Terminated)],
-            ),
+            (Reserved, &[(Activate, Active), (ReportLost, LostStolen), (Terminate, Terminated), (Swap, Terminated)]),
+            (Active, &[(Suspend, Suspended), (ReportLost, LostStolen), (Terminate, Terminated), (Swap, Terminated)]),
+            (Suspended, &[(Activate, Active), (ReportLost, LostStolen), (Terminate, Terminated), (Swap, Terminated)]),
             (LostStolen, &[(Terminate, Terminated), (Swap, Terminated)]),
             (Terminated, &[]),
         ];

@@ -58,10 +58,6 @@ impl Default for SimConfig {
 impl SimConfig {
     /// A fleet of `sims` SIMs with the given seed and otherwise default settings.
     pub fn new(sims: usize, seed: u64) -> Self {
-        SimConfig {
-            sims,
-            seed,
-            ..Default::default()
-        }
+        SimConfig { sims, seed, ..Default::default() }
     }
 }

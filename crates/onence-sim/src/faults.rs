@@ -112,10 +112,7 @@ pub struct FaultControl {
 
 impl std::fmt::Debug for FaultControl {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("FaultControl")
-            .field("faults", &self.get())
-            .field("counters", &self.counters())
-            .finish()
+        f.debug_struct("FaultControl").field("faults", &self.get()).field("counters", &self.counters()).finish()
     }
 }
 
@@ -125,10 +122,7 @@ impl FaultControl {
             seed,
             started: Instant::now(),
             faults: Mutex::new((Faults::default(), None)),
-            bucket: Mutex::new(Bucket {
-                tokens: 0.0,
-                last: Instant::now(),
-            }),
+            bucket: Mutex::new(Bucket { tokens: 0.0, last: Instant::now() }),
             dice: AtomicU64::new(0),
             counts: Counts::default(),
             log: Mutex::new(Vec::new()),
@@ -139,13 +133,9 @@ impl FaultControl {
 
     /// Replaces the fault settings (a non-zero `storm_secs` starts a storm now).
     pub fn set(&self, faults: Faults) {
-        let storm_end = (faults.storm_secs > 0)
-            .then(|| Instant::now() + Duration::from_secs(faults.storm_secs));
+        let storm_end = (faults.storm_secs > 0).then(|| Instant::now() + Duration::from_secs(faults.storm_secs));
         let burst = f64::from(faults.rate_limit_per_sec.unwrap_or(0));
-        *lock(&self.bucket) = Bucket {
-            tokens: burst,
-            last: Instant::now(),
-        };
+        *lock(&self.bucket) = Bucket { tokens: burst, last: Instant::now() };
         *lock(&self.faults) = (faults, storm_end);
     }
 
@@ -161,12 +151,7 @@ impl FaultControl {
     pub fn counters(&self) -> Counters {
         let c = &self.counts;
         let g = |a: &AtomicU64| a.load(Ordering::Relaxed);
-        let (e, d, t, m) = (
-            g(&c.errors_5xx),
-            g(&c.dropped),
-            g(&c.truncated),
-            g(&c.malformed),
-        );
+        let (e, d, t, m) = (g(&c.errors_5xx), g(&c.dropped), g(&c.truncated), g(&c.malformed));
         Counters {
             requests: g(&c.requests),
             token_requests: g(&c.token_requests),
@@ -207,12 +192,7 @@ impl FaultControl {
     pub(crate) fn record(&self, at: Instant, method: &str, path: &str, status: u16) {
         let mut log = lock(&self.log);
         if log.len() < LOG_CAP {
-            log.push(LogEntry {
-                at: at - self.started,
-                method: method.into(),
-                path: path.into(),
-                status,
-            });
+            log.push(LogEntry { at: at - self.started, method: method.into(), path: path.into(), status });
         }
     }
 
@@ -234,12 +214,7 @@ impl FaultControl {
     }
 
     fn roll(&self) -> f64 {
-        unit(hash(
-            self.seed,
-            77,
-            self.dice.fetch_add(1, Ordering::Relaxed),
-            0,
-        ))
+        unit(hash(self.seed, 77, self.dice.fetch_add(1, Ordering::Relaxed), 0))
     }
 
     /// Decides rate limiting and injected 5xx before the handler runs.
@@ -249,9 +224,7 @@ impl FaultControl {
         if let Some(end) = storm_end.filter(|e| *e > now) {
             self.counts.rate_limited.fetch_add(1, Ordering::Relaxed);
             let left = (end - now).as_millis().div_ceil(1000) as u64;
-            return Verdict::RateLimited {
-                retry_after_secs: left.max(1),
-            };
+            return Verdict::RateLimited { retry_after_secs: left.max(1) };
         }
         if let Some(rate) = faults.rate_limit_per_sec.filter(|r| *r > 0) {
             let rate = f64::from(rate);
@@ -264,9 +237,7 @@ impl FaultControl {
                 let wait = (1.0 - b.tokens) / rate;
                 drop(b);
                 self.counts.rate_limited.fetch_add(1, Ordering::Relaxed);
-                return Verdict::RateLimited {
-                    retry_after_secs: (wait.ceil() as u64).max(1),
-                };
+                return Verdict::RateLimited { retry_after_secs: (wait.ceil() as u64).max(1) };
             }
         }
         if (!token_endpoint || faults.token_endpoint_faults)

@@ -255,21 +255,12 @@ impl Generator {
             Profile::Heavy
         };
         let sms_heavy = unit(h(SALT_PROFILE, 1)) < 0.04;
-        let status = if unit(h(SALT_MISC, 1)) < 0.9 {
-            SimStatus::Enabled
-        } else {
-            SimStatus::Disabled
-        };
+        let status = if unit(h(SALT_MISC, 1)) < 0.9 { SimStatus::Enabled } else { SimStatus::Disabled };
         let label = match below(h(SALT_MISC, 2), 10) {
             0..=1 => None,
-            k => Some(format!(
-                "{}-{:05}",
-                ["meter", "tracker", "gateway", "sensor"][(k % 4) as usize],
-                i
-            )),
+            k => Some(format!("{}-{:05}", ["meter", "tracker", "gateway", "sensor"][(k % 4) as usize], i)),
         };
-        let today_start =
-            Utc.from_utc_datetime(&self.today.and_hms_opt(0, 0, 0).unwrap_or_default());
+        let today_start = Utc.from_utc_datetime(&self.today.and_hms_opt(0, 0, 0).unwrap_or_default());
         let activation = today_start - Duration::days(30 + below(h(SALT_MISC, 3), 700) as i64)
             + Duration::seconds(below(h(SALT_MISC, 4), 86_400) as i64);
         let expired = unit(h(SALT_MISC, 5)) < 0.005;
@@ -311,12 +302,7 @@ impl Generator {
         }
     }
 
-    fn connectivity(
-        &self,
-        index: usize,
-        profile: Profile,
-        today_start: DateTime<Utc>,
-    ) -> Connectivity {
+    fn connectivity(&self, index: usize, profile: Profile, today_start: DateTime<Utc>) -> Connectivity {
         let h = |k: u64| hash(self.seed, SALT_CONN, index as u64, k);
         let r = unit(h(0));
         let offline_share = if profile == Profile::Idle { 0.5 } else { 0.12 };
@@ -328,15 +314,9 @@ impl Generator {
                     + Duration::seconds(below(h(2), 86_400) as i64),
             )
         } else if r < offline_share + 0.25 {
-            (
-                LinkState::Attached,
-                today_start - Duration::hours(below(h(3), 30) as i64),
-            )
+            (LinkState::Attached, today_start - Duration::hours(below(h(3), 30) as i64))
         } else {
-            (
-                LinkState::Online,
-                today_start - Duration::minutes(below(h(4), 300) as i64),
-            )
+            (LinkState::Online, today_start - Duration::minutes(below(h(4), 300) as i64))
         };
         Connectivity {
             state,
@@ -359,14 +339,7 @@ impl Generator {
             return DayUsage::default();
         }
         let dn = day.num_days_from_ce() as u64;
-        let h = |k: u64| {
-            hash(
-                self.seed,
-                SALT_DAY,
-                sim.index as u64,
-                dn.wrapping_mul(16) + k,
-            )
-        };
+        let h = |k: u64| hash(self.seed, SALT_DAY, sim.index as u64, dn.wrapping_mul(16) + k);
         let level = unit(hash(self.seed, SALT_PROFILE, sim.index as u64, 9));
         let base_mb = match sim.profile {
             Profile::Idle => {
@@ -382,11 +355,7 @@ impl Generator {
         let weekend = matches!(day.weekday(), chrono::Weekday::Sat | chrono::Weekday::Sun);
         let rhythm = if weekend { 0.55 } else { 1.0 };
         let noise = 0.4 + 1.2 * unit(h(1));
-        let spike = if unit(h(2)) < 0.005 {
-            10.0 + 30.0 * unit(h(3))
-        } else {
-            1.0
-        };
+        let spike = if unit(h(2)) < 0.005 { 10.0 + 30.0 * unit(h(3)) } else { 1.0 };
         let total_umb = (base_mb * rhythm * noise * spike * UMB_PER_MB as f64) as u64;
         let rx_share = 0.55 + 0.3 * unit(h(4));
         let rx_umb = (total_umb as f64 * rx_share) as u64;
@@ -397,22 +366,9 @@ impl Generator {
         } else {
             (0.08, 0.04, 1)
         };
-        let sms_mo = if unit(h(5)) < p_mo {
-            1 + below(h(6), max)
-        } else {
-            0
-        };
-        let sms_mt = if unit(h(7)) < p_mt {
-            1 + below(h(8), max)
-        } else {
-            0
-        };
-        DayUsage {
-            rx_umb,
-            tx_umb: total_umb - rx_umb,
-            sms_mo,
-            sms_mt,
-        }
+        let sms_mo = if unit(h(5)) < p_mo { 1 + below(h(6), max) } else { 0 };
+        let sms_mt = if unit(h(7)) < p_mt { 1 + below(h(8), max) } else { 0 };
+        DayUsage { rx_umb, tx_umb: total_umb - rx_umb, sms_mo, sms_mt }
     }
 }
 
@@ -427,11 +383,7 @@ mod tests {
     use crate::rng::luhn_valid;
 
     fn gen() -> Generator {
-        Generator {
-            seed: 7,
-            today: NaiveDate::from_ymd_opt(2026, 11, 22).unwrap(),
-            history_days: 180,
-        }
+        Generator { seed: 7, today: NaiveDate::from_ymd_opt(2026, 11, 22).unwrap(), history_days: 180 }
     }
 
     #[test]
@@ -475,10 +427,7 @@ mod tests {
             }
         }
         assert!(heavy_total > 0);
-        assert!(
-            exhausted > 0,
-            "some SIMs should have exhausted their data quota"
-        );
+        assert!(exhausted > 0, "some SIMs should have exhausted their data quota");
         assert_eq!(umb_to_mb_string(2_803), "0.002803");
         assert_eq!(umb_to_mb_string(12_000_001), "12.000001");
     }

@@ -22,10 +22,7 @@ pub mod views;
 pub use config::{SimConfig, DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET};
 pub use faults::{Counters, FaultControl, Faults, LogEntry};
 pub use fleet::{
-    umb_to_mb_string, Connectivity, DayUsage, LinkState, Profile, Quota, SimRecord, SimStatus,
-    UMB_PER_MB,
+    umb_to_mb_string, Connectivity, DayUsage, LinkState, Profile, Quota, SimRecord, SimStatus, UMB_PER_MB,
 };
 pub use server::{router, spawn, Bind, SimHandle};
-pub use state::{
-    Limits, Lookup, Order, QuotaView, ServiceRequest, SimEvent, SimState, Sms, SmsStatus,
-};
+pub use state::{Limits, Lookup, Order, QuotaView, ServiceRequest, SimEvent, SimState, Sms, SmsStatus};

@@ -66,9 +66,7 @@ fn main() -> anyhow::Result<()> {
         }
     }
     tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
-        )
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
         .init();
     let runtime = tokio::runtime::Runtime::new()?;
     runtime.block_on(async {
@@ -90,12 +88,7 @@ fn main() -> anyhow::Result<()> {
         faults.truncate_rate = args.truncate_rate;
         faults.malformed_rate = args.malformed_rate;
         handle.set_faults(faults);
-        println!(
-            "onence-sim listening on {} ({} SIMs, seed {})",
-            handle.base_url(),
-            args.sims,
-            args.seed
-        );
+        println!("onence-sim listening on {} ({} SIMs, seed {})", handle.base_url(), args.sims, args.seed);
         tokio::signal::ctrl_c().await?;
         handle.shutdown().await;
         Ok(())

@@ -54,9 +54,7 @@ pub struct SimHandle {
 
 impl std::fmt::Debug for SimHandle {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SimHandle")
-            .field("base_url", &self.base_url)
-            .finish_non_exhaustive()
+        f.debug_struct("SimHandle").field("base_url", &self.base_url).finish_non_exhaustive()
     }
 }
 
@@ -98,10 +96,7 @@ impl SimHandle {
         }
         if let Some(task) = self.task.take() {
             let abort = task.abort_handle();
-            if tokio::time::timeout(Duration::from_secs(2), task)
-                .await
-                .is_err()
-            {
+            if tokio::time::timeout(Duration::from_secs(2), task).await.is_err() {
                 abort.abort();
             }
         }
@@ -132,11 +127,7 @@ pub async fn spawn(config: SimConfig, bind: impl Into<Bind>) -> std::io::Result<
         today: config.today.unwrap_or_else(|| Utc::now().date_naive()),
         history_days: config.history_days.max(1),
     };
-    let state = Arc::new(SimState::new(
-        gen,
-        config.sims,
-        Duration::from_secs(config.token_ttl_secs),
-    ));
+    let state = Arc::new(SimState::new(gen, config.sims, Duration::from_secs(config.token_ttl_secs)));
     let faults = Arc::new(FaultControl::new(
         config.seed,
         Faults {
@@ -162,14 +153,7 @@ pub async fn spawn(config: SimConfig, bind: impl Into<Bind>) -> std::io::Result<
             tracing::error!(error = %e, "simulator server failed");
         }
     });
-    Ok(SimHandle {
-        addr,
-        base_url,
-        state,
-        faults,
-        shutdown: Some(tx),
-        task: Some(task),
-    })
+    Ok(SimHandle { addr, base_url, state, faults, shutdown: Some(tx), task: Some(task) })
 }
 
 /// All routes of the simulated API plus `/_sim/*`.
@@ -185,20 +169,14 @@ pub fn router(app: App) -> Router {
         .route("/v1/sims/extension", post(v1::extension))
         .route("/v1/sims/{iccid}", get(v1::get_sim).put(v1::put_sim))
         .route("/v1/sims/{iccid}/status", get(v1::get_status))
-        .route(
-            "/v1/sims/{iccid}/connectivity_info",
-            get(v1::connectivity_info),
-        )
+        .route("/v1/sims/{iccid}/connectivity_info", get(v1::connectivity_info))
         .route("/v1/sims/{iccid}/reset", post(v1::reset_connectivity))
         .route("/v1/sims/{iccid}/events", get(v1::events))
         .route("/v1/sims/{iccid}/usage", get(v1::usage))
         .route("/v1/sims/{iccid}/quota/data", get(v1::quota_data))
         .route("/v1/sims/{iccid}/quota/sms", get(v1::quota_sms))
         .route("/v1/sims/{iccid}/sms", get(v1::list_sms).post(v1::post_sms))
-        .route(
-            "/v1/sims/{iccid}/sms/{id}",
-            get(v1::get_sms).delete(v1::delete_sms),
-        )
+        .route("/v1/sims/{iccid}/sms/{id}", get(v1::get_sms).delete(v1::delete_sms))
         .route("/v1/sims/{iccid}/topup", post(v1::topup))
         // `{service}` shares the router slot of `{iccid}`.
         .route("/v1/sims/{iccid}/limits", get(v1::selectable_limits))
@@ -210,30 +188,18 @@ pub fn router(app: App) -> Router {
         .route("/v2/sims/{iccid}/quota/sms", get(v2::quota_sms))
         .route("/v2/sims/{iccid}/status", get(v2::status))
         .route("/v2/sims/{iccid}/sms", get(v2::list_sms).post(v2::post_sms))
-        .route(
-            "/v2/sims/{iccid}/sms/{id}",
-            get(v2::get_sms).delete(v2::delete_sms),
-        )
+        .route("/v2/sims/{iccid}/sms/{id}", get(v2::get_sms).delete(v2::delete_sms))
         .route("/v2/sims/{iccid}/events", get(v2::events))
         .route("/v2/sims/{iccid}/topup", post(v2::topup))
         // orders, products, support
-        .route(
-            "/v1/orders",
-            get(misc::list_orders).post(misc::create_order),
-        )
+        .route("/v1/orders", get(misc::list_orders).post(misc::create_order))
         .route("/v1/orders/{order_number}", get(misc::get_order))
         .route("/v1/products", get(misc::products))
-        .route(
-            "/v1/support",
-            get(misc::list_support).post(misc::create_support),
-        )
+        .route("/v1/support", get(misc::list_support).post(misc::create_support))
         // simulator control
         .route("/_sim/counters", get(admin::counters))
         .route("/_sim/counters/reset", post(admin::reset_counters))
-        .route(
-            "/_sim/faults",
-            get(admin::get_faults).post(admin::set_faults),
-        )
+        .route("/_sim/faults", get(admin::get_faults).post(admin::set_faults))
         .route("/_sim/tokens/revoke", post(admin::revoke_tokens))
         .fallback(|| async { v1_error(StatusCode::NOT_FOUND, "NotFound", "No such resource") })
         .layer(middleware::from_fn_with_state(app.clone(), gate))
@@ -250,8 +216,7 @@ async fn gate(State(app): State<App>, req: Request, next: Next) -> Response {
     let token_ep = path == "/oauth/token";
     app.faults.count_request(token_ep);
     let resp = gate_inner(&app, req, next, token_ep, method == Method::GET).await;
-    app.faults
-        .record(arrived, method.as_str(), &path, resp.status().as_u16());
+    app.faults.record(arrived, method.as_str(), &path, resp.status().as_u16());
     resp
 }
 
@@ -264,11 +229,7 @@ async fn gate_inner(app: &App, req: Request, next: Next, token_ep: bool, is_get:
         Verdict::Pass => {}
         Verdict::RateLimited { retry_after_secs } => {
             let limit = app.faults.get().rate_limit_per_sec.unwrap_or(0);
-            let mut r = v1_error(
-                StatusCode::TOO_MANY_REQUESTS,
-                "TooManyRequests",
-                "Rate limit exceeded, retry later.",
-            );
+            let mut r = v1_error(StatusCode::TOO_MANY_REQUESTS, "TooManyRequests", "Rate limit exceeded, retry later.");
             let h = r.headers_mut();
             h.insert(header::RETRY_AFTER, HeaderValue::from(retry_after_secs));
             h.insert("x-rate-limit-limit", HeaderValue::from(limit));
@@ -278,7 +239,11 @@ async fn gate_inner(app: &App, req: Request, next: Next, token_ep: bool, is_get:
         }
         Verdict::ServerError(code) => {
             let status = StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-            return (status, Json(json!({"error_code": 1000, "error_token": "InternalServerError", "message": "Injected fault"}))).into_response();
+            return (
+                status,
+                Json(json!({"error_code": 1000, "error_token": "InternalServerError", "message": "Injected fault"})),
+            )
+                .into_response();
         }
     }
     if !token_ep {
@@ -290,13 +255,8 @@ async fn gate_inner(app: &App, req: Request, next: Next, token_ep: bool, is_get:
             .unwrap_or("");
         if !app.state.token_valid(token) {
             app.faults.count_unauthorized();
-            let mut r = v1_error(
-                StatusCode::UNAUTHORIZED,
-                "Unauthorized",
-                "Missing, invalid or expired bearer token.",
-            );
-            r.headers_mut()
-                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+            let mut r = v1_error(StatusCode::UNAUTHORIZED, "Unauthorized", "Missing, invalid or expired bearer token.");
+            r.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
             return r;
         }
     }
@@ -309,38 +269,26 @@ async fn gate_inner(app: &App, req: Request, next: Next, token_ep: bool, is_get:
         return resp;
     }
     let (mut parts, body) = resp.into_parts();
-    let bytes = axum::body::to_bytes(body, usize::MAX)
-        .await
-        .unwrap_or_default();
+    let bytes = axum::body::to_bytes(body, usize::MAX).await.unwrap_or_default();
     let half = bytes.slice(..bytes.len() / 2);
     match mangle {
         Mangle::None => Response::from_parts(parts, Body::from(bytes)),
         Mangle::Truncate => {
-            parts
-                .headers
-                .insert(header::CONTENT_LENGTH, HeaderValue::from(half.len()));
+            parts.headers.insert(header::CONTENT_LENGTH, HeaderValue::from(half.len()));
             Response::from_parts(parts, Body::from(half))
         }
         Mangle::Malformed => {
-            let junk =
-                Bytes::from_static(b"{\"iccid\": 8988<html><body>502 Bad Gateway</body></html>");
-            parts
-                .headers
-                .insert(header::CONTENT_LENGTH, HeaderValue::from(junk.len()));
+            let junk = Bytes::from_static(b"{\"iccid\": 8988<html><body>502 Bad Gateway</body></html>");
+            parts.headers.insert(header::CONTENT_LENGTH, HeaderValue::from(junk.len()));
             Response::from_parts(parts, Body::from(junk))
         }
         Mangle::Drop => {
             // Announce the full length, send half, then fail the stream: hyper aborts the
             // connection and the client sees a reset mid-body.
-            parts
-                .headers
-                .insert(header::CONTENT_LENGTH, HeaderValue::from(bytes.len()));
+            parts.headers.insert(header::CONTENT_LENGTH, HeaderValue::from(bytes.len()));
             let stream = futures::stream::iter(vec![
                 Ok::<Bytes, std::io::Error>(half),
-                Err(std::io::Error::new(
-                    std::io::ErrorKind::ConnectionReset,
-                    "injected drop",
-                )),
+                Err(std::io::Error::new(std::io::ErrorKind::ConnectionReset, "injected drop")),
             ]);
             Response::from_parts(parts, Body::from_stream(stream))
         }

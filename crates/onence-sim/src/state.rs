@@ -10,8 +10,7 @@ use chrono::{DateTime, Duration, NaiveDate, Utc};
 use serde::Serialize;
 
 use crate::fleet::{
-    iccid_for, DayUsage, Generator, LinkState, Operator, SimRecord, SimStatus, DEFAULT_DATA_MB,
-    DEFAULT_SMS, UMB_PER_MB,
+    iccid_for, DayUsage, Generator, LinkState, Operator, SimRecord, SimStatus, DEFAULT_DATA_MB, DEFAULT_SMS, UMB_PER_MB,
 };
 use crate::rng::{below, hash, unit};
 
@@ -132,12 +131,7 @@ pub struct Limits {
 /// Selectable limit options per service: (id, limit, unit).
 pub fn limit_options(service: &str) -> Option<&'static [(u32, &'static str, &'static str)]> {
     match service {
-        "data" => Some(&[
-            (1, "16", "MB"),
-            (2, "50", "MB"),
-            (3, "100", "MB"),
-            (4, "500", "MB"),
-        ]),
+        "data" => Some(&[(1, "16", "MB"), (2, "50", "MB"), (3, "100", "MB"), (4, "500", "MB")]),
         "smsMT" | "smsMO" => Some(&[(1, "10", "SMS"), (2, "50", "SMS"), (3, "250", "SMS")]),
         _ => None,
     }
@@ -175,9 +169,7 @@ impl QuotaView {
     pub fn level(&self) -> u32 {
         if self.remaining <= 0 {
             2
-        } else if (self.remaining as f64)
-            < self.accumulated as f64 * f64::from(self.threshold_percentage) / 100.0
-        {
+        } else if (self.remaining as f64) < self.accumulated as f64 * f64::from(self.threshold_percentage) / 100.0 {
             1
         } else {
             0
@@ -209,9 +201,7 @@ pub struct SimState {
 
 impl std::fmt::Debug for SimState {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SimState")
-            .field("gen", &self.gen)
-            .finish_non_exhaustive()
+        f.debug_struct("SimState").field("gen", &self.gen).finish_non_exhaustive()
     }
 }
 
@@ -226,12 +216,7 @@ impl SimState {
         let first = Order {
             number: 2_000_000_001,
             order_type: "FIRST_ORDER".into(),
-            date: records
-                .iter()
-                .map(|r| r.activation)
-                .min()
-                .unwrap_or_else(Utc::now)
-                - Duration::days(7),
+            date: records.iter().map(|r| r.activation).min().unwrap_or_else(Utc::now) - Duration::days(7),
             status: "COMPLETED".into(),
             invoice_number: "20000001".into(),
             invoice_amount: format!("{:.2}", sims as f64 * 10.0),
@@ -260,11 +245,7 @@ impl SimState {
                     reply_to: None,
                     sender: None,
                 }],
-                limits: Limits {
-                    data: 4,
-                    sms_mt: 3,
-                    sms_mo: 3,
-                },
+                limits: Limits { data: 4, sms_mt: 3, sms_mo: 3 },
                 transfers: Vec::new(),
                 tokens: HashMap::new(),
                 token_ttl,
@@ -353,12 +334,7 @@ impl SimState {
     }
 
     /// Daily usage between two dates (inclusive), clamped to the history window.
-    pub fn usage(
-        &self,
-        iccid: &str,
-        from: NaiveDate,
-        to: NaiveDate,
-    ) -> Option<Vec<(NaiveDate, DayUsage)>> {
+    pub fn usage(&self, iccid: &str, from: NaiveDate, to: NaiveDate) -> Option<Vec<(NaiveDate, DayUsage)>> {
         let inner = self.read();
         let Lookup::Found(i) = lookup_in(&inner, iccid) else {
             return None;
@@ -402,12 +378,7 @@ impl SimState {
         };
         self.top_up_in(&mut inner, i);
         let iccid = inner.sims[i].iccid.clone();
-        Some(push_order(
-            &mut inner,
-            "TOPUP",
-            vec![iccid],
-            vec![(1002, 1)],
-        ))
+        Some(push_order(&mut inner, "TOPUP", vec![iccid], vec![(1002, 1)]))
     }
 
     pub fn sms(&self, iccid: &str) -> Option<Vec<Sms>> {
@@ -461,11 +432,7 @@ impl SimState {
     pub(crate) fn issue_token(&self) -> (String, StdDuration) {
         let mut inner = self.write();
         inner.token_counter += 1;
-        let token = format!(
-            "sim.{:016x}.{}",
-            hash(self.gen.seed, 99, inner.token_counter, 0),
-            inner.token_counter
-        );
+        let token = format!("sim.{:016x}.{}", hash(self.gen.seed, 99, inner.token_counter, 0), inner.token_counter);
         let ttl = inner.token_ttl;
         inner.tokens.insert(token.clone(), Instant::now() + ttl);
         inner.tokens.retain(|_, exp| *exp > Instant::now());
@@ -473,18 +440,11 @@ impl SimState {
     }
 
     pub(crate) fn token_valid(&self, token: &str) -> bool {
-        self.read()
-            .tokens
-            .get(token)
-            .is_some_and(|exp| *exp > Instant::now())
+        self.read().tokens.get(token).is_some_and(|exp| *exp > Instant::now())
     }
 
     pub(crate) fn usage_in(&self, inner: &Inner, i: usize, day: NaiveDate) -> DayUsage {
-        inner
-            .usage_overrides
-            .get(&(i, day))
-            .copied()
-            .unwrap_or_else(|| self.gen.usage(&inner.sims[i], day))
+        inner.usage_overrides.get(&(i, day)).copied().unwrap_or_else(|| self.gen.usage(&inner.sims[i], day))
     }
 
     pub(crate) fn usage_range(
@@ -494,9 +454,7 @@ impl SimState {
         from: NaiveDate,
         to: NaiveDate,
     ) -> Vec<(NaiveDate, DayUsage)> {
-        let from = from
-            .max(self.gen.history_start())
-            .max(inner.sims[i].activation.date_naive());
+        let from = from.max(self.gen.history_start()).max(inner.sims[i].activation.date_naive());
         let to = to.min(self.gen.today);
         let mut out = Vec::new();
         let mut d = from;
@@ -512,11 +470,7 @@ impl SimState {
 
     pub(crate) fn quota_in(&self, inner: &Inner, i: usize, data: bool) -> QuotaView {
         let sim = &inner.sims[i];
-        let q = if data {
-            &sim.data_quota
-        } else {
-            &sim.sms_quota
-        };
+        let q = if data { &sim.data_quota } else { &sim.sms_quota };
         let threshold = q.accumulated as f64 * (1.0 - f64::from(q.threshold_percentage) / 100.0);
         let (mut used, mut threshold_reached, mut exceeded) = (0u64, None, None);
         for (d, u) in self.usage_range(inner, i, self.gen.history_start(), self.gen.today) {
@@ -572,30 +526,20 @@ impl SimState {
     pub(crate) fn sms_of<'a>(&self, inner: &'a mut Inner, i: usize) -> &'a mut Vec<Sms> {
         let gen = self.gen;
         let sim = inner.sims[i].clone();
-        inner
-            .sms
-            .entry(i)
-            .or_insert_with(|| generate_sms(&gen, &sim))
+        inner.sms.entry(i).or_insert_with(|| generate_sms(&gen, &sim))
     }
 
     pub(crate) fn events_of<'a>(&self, inner: &'a mut Inner, i: usize) -> &'a mut Vec<SimEvent> {
         let gen = self.gen;
         let sim = inner.sims[i].clone();
-        inner
-            .events
-            .entry(i)
-            .or_insert_with(|| generate_events(&gen, &sim))
+        inner.events.entry(i).or_insert_with(|| generate_events(&gen, &sim))
     }
 
     pub(crate) fn apply_status(&self, inner: &mut Inner, i: usize, status: SimStatus) {
         let old = inner.sims[i].status;
         if old != status {
             inner.sims[i].status = status;
-            let text = format!(
-                "Status of SIM changed from '{}' to '{}'",
-                old.as_str(),
-                status.as_str()
-            );
+            let text = format!("Status of SIM changed from '{}' to '{}'", old.as_str(), status.as_str());
             self.push_event(inner, i, 11, &text, false, 0);
         }
     }
@@ -642,12 +586,7 @@ pub(crate) fn lookup_in(inner: &Inner, iccid: &str) -> Lookup {
     }
 }
 
-pub(crate) fn push_order(
-    inner: &mut Inner,
-    order_type: &str,
-    sims: Vec<String>,
-    products: Vec<(u64, u64)>,
-) -> u64 {
+pub(crate) fn push_order(inner: &mut Inner, order_type: &str, sims: Vec<String>, products: Vec<(u64, u64)>) -> u64 {
     let number = inner.orders.last().map_or(2_000_000_001, |o| o.number + 1);
     let amount = products.iter().map(|(_, q)| *q as f64 * 10.0).sum::<f64>();
     inner.orders.push(Order {
@@ -669,21 +608,13 @@ pub(crate) fn push_order(
 fn generate_sms(gen: &Generator, sim: &SimRecord) -> Vec<Sms> {
     let h = |k: u64| hash(gen.seed, SALT_SMS, sim.index as u64, k);
     let count = if sim.sms_heavy { 6 } else { below(h(0), 4) };
-    let start = gen
-        .history_start()
-        .and_hms_opt(0, 0, 0)
-        .unwrap_or_default()
-        .and_utc();
+    let start = gen.history_start().and_hms_opt(0, 0, 0).unwrap_or_default().and_utc();
     let span = (gen.today - gen.history_start()).num_seconds().max(1) as u64;
     let mut out: Vec<Sms> = (0..count)
         .map(|k| {
             let submit = start + Duration::seconds(below(h(10 + k), span) as i64);
             let mt = unit(h(20 + k)) < 0.5;
-            let status = if unit(h(30 + k)) < 0.9 {
-                SmsStatus::Delivered
-            } else {
-                SmsStatus::Failed
-            };
+            let status = if unit(h(30 + k)) < 0.9 { SmsStatus::Delivered } else { SmsStatus::Failed };
             Sms {
                 id: (sim.index as u64 + 1) * 100 + k,
                 sim_index: sim.index,
@@ -692,16 +623,8 @@ fn generate_sms(gen: &Generator, sim: &SimRecord) -> Vec<Sms> {
                 submit,
                 delivery: (status == SmsStatus::Delivered).then(|| submit + Duration::seconds(3)),
                 expiry: submit + Duration::days(1),
-                payload: if mt {
-                    "CONFIG interval=3600".into()
-                } else {
-                    format!("temp={}", below(h(40 + k), 40))
-                },
-                source_address: if mt {
-                    "1234567890".into()
-                } else {
-                    sim.msisdn.clone()
-                },
+                payload: if mt { "CONFIG interval=3600".into() } else { format!("temp={}", below(h(40 + k), 40)) },
+                source_address: if mt { "1234567890".into() } else { sim.msisdn.clone() },
                 source_address_type: 145,
                 dcs: 0,
                 udh: String::new(),
@@ -715,12 +638,7 @@ fn generate_sms(gen: &Generator, sim: &SimRecord) -> Vec<Sms> {
 fn generate_events(gen: &Generator, sim: &SimRecord) -> Vec<SimEvent> {
     let h = |k: u64| hash(gen.seed, SALT_EVENT, sim.index as u64, k);
     let count = 3 + below(h(0), 30);
-    let start = gen
-        .history_start()
-        .and_hms_opt(0, 0, 0)
-        .unwrap_or_default()
-        .and_utc()
-        .max(sim.activation);
+    let start = gen.history_start().and_hms_opt(0, 0, 0).unwrap_or_default().and_utc().max(sim.activation);
     let end = sim.connectivity.last_seen.max(start + Duration::seconds(1));
     let span = (end - start).num_seconds().max(1) as u64;
     let mut times: Vec<i64> = (0..count).map(|k| below(h(1 + k), span) as i64).collect();

@@ -7,9 +7,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use serde_json::{json, Map, Value};
 
 use crate::fleet::{umb_to_mb_string, LinkState, SimRecord, UMB_PER_MB};
-use crate::state::{
-    limit_options, Limits, Order, QuotaView, ServiceRequest, SimEvent, Sms, SEVERITIES,
-};
+use crate::state::{limit_options, Limits, Order, QuotaView, ServiceRequest, SimEvent, Sms, SEVERITIES};
 
 /// `2018-03-09T07:59:09.000+0000`, the v1 style of timestamps without `format: date-time`.
 pub fn ts_v1(t: DateTime<Utc>) -> String {
@@ -211,12 +209,7 @@ pub fn connectivity_v2(sim: &SimRecord) -> Value {
 }
 
 /// v1 `ConnectivityInfo`.
-pub fn connectivity_info(
-    sim: &SimRecord,
-    subscriber: bool,
-    ussd: bool,
-    received: DateTime<Utc>,
-) -> Value {
+pub fn connectivity_info(sim: &SimRecord, subscriber: bool, ussd: bool, received: DateTime<Utc>) -> Value {
     let c = &sim.connectivity;
     let mut v = json!({"request_timestamp": ts_v1(received), "reply_timestamp": ts_v1(Utc::now())});
     if subscriber {
@@ -238,11 +231,7 @@ pub fn connectivity_info(
 }
 
 const V1_SEVERITIES: [&str; 3] = ["Info", "Warn", "Critical"];
-const QUOTA_LEVELS: [&str; 3] = [
-    "More than 20% remaining",
-    "Less than 20% remaining",
-    "Quota exhausted",
-];
+const QUOTA_LEVELS: [&str; 3] = ["More than 20% remaining", "Less than 20% remaining", "Quota exhausted"];
 
 /// v1 `SIM_Event`.
 pub fn event_v1(sim: &SimRecord, e: &SimEvent) -> Value {
@@ -370,11 +359,7 @@ pub fn limits(l: &Limits) -> Value {
 /// declares `Values_for_Limits` here, which cannot hold a list; the real API returns a list).
 pub fn limit_choices(service: &str) -> Option<Value> {
     limit_options(service).map(|o| {
-        Value::Array(
-            o.iter()
-                .map(|(id, limit, unit)| json!({"id": id, "limit": limit, "unit": unit}))
-                .collect(),
-        )
+        Value::Array(o.iter().map(|(id, limit, unit)| json!({"id": id, "limit": limit, "unit": unit})).collect())
     })
 }
 

@@ -49,41 +49,27 @@ impl Specs {
             if UNDOCUMENTED_OK.contains(&(method.as_str(), template, status)) {
                 return Vec::new();
             }
-            return vec![format!(
-                "{method} {template}: status {status} not documented"
-            )];
+            return vec![format!("{method} {template}: status {status} not documented")];
         };
         let resp = resolve(spec, resp);
         let mut errs = Vec::new();
-        for (name, h) in resp
-            .get("headers")
-            .and_then(Value::as_object)
-            .into_iter()
-            .flatten()
-        {
+        for (name, h) in resp.get("headers").and_then(Value::as_object).into_iter().flatten() {
             match headers.get(name.as_str()).and_then(|v| v.to_str().ok()) {
                 None => errs.push(format!("{method} {template}: missing header {name}")),
-                Some(v) if h["schema"]["type"] == "integer" && v.parse::<i64>().is_err() => errs
-                    .push(format!(
-                        "{method} {template}: header {name}={v} not an integer"
-                    )),
+                Some(v) if h["schema"]["type"] == "integer" && v.parse::<i64>().is_err() => {
+                    errs.push(format!("{method} {template}: header {name}={v} not an integer"))
+                }
                 _ => {}
             }
         }
-        let schema = resp
-            .get("content")
-            .and_then(Value::as_object)
-            .and_then(|c| c.values().find_map(|m| m.get("schema")));
+        let schema =
+            resp.get("content").and_then(Value::as_object).and_then(|c| c.values().find_map(|m| m.get("schema")));
         if let Some(schema) = schema {
             match serde_json::from_slice::<Value>(body) {
                 Ok(v) => errs.extend(
-                    validate(spec, schema, &v)
-                        .into_iter()
-                        .map(|e| format!("{method} {template} {status}: {e}")),
+                    validate(spec, schema, &v).into_iter().map(|e| format!("{method} {template} {status}: {e}")),
                 ),
-                Err(e) => errs.push(format!(
-                    "{method} {template} {status}: body is not JSON: {e}"
-                )),
+                Err(e) => errs.push(format!("{method} {template} {status}: body is not JSON: {e}")),
             }
         }
         errs
@@ -105,48 +91,22 @@ enum Auth {
     None,
 }
 
-fn case(
-    method: Method,
-    template: &'static str,
-    path: impl Into<String>,
-    body: Option<Value>,
-    expect: u16,
-) -> Case {
-    Case {
-        method,
-        template,
-        path: path.into(),
-        body,
-        auth: Auth::Bearer,
-        expect,
-    }
+fn case(method: Method, template: &'static str, path: impl Into<String>, body: Option<Value>, expect: u16) -> Case {
+    Case { method, template, path: path.into(), body, auth: Auth::Bearer, expect }
 }
 
 #[tokio::test]
 async fn every_response_conforms_to_the_spec() {
     let specs = Specs::load();
-    let sim = onence_sim::spawn(
-        SimConfig::new(300, 21),
-        "127.0.0.1:0".parse::<std::net::SocketAddr>().unwrap(),
-    )
-    .await
-    .unwrap();
+    let sim = onence_sim::spawn(SimConfig::new(300, 21), "127.0.0.1:0".parse::<std::net::SocketAddr>().unwrap())
+        .await
+        .unwrap();
     let base = sim.base_url().to_string();
     let http = reqwest::Client::new();
     let st = sim.state().clone();
     let sims = st.sims();
-    let online = sims
-        .iter()
-        .find(|s| s.connectivity.state == LinkState::Online && !s.expired)
-        .unwrap()
-        .iccid
-        .clone();
-    let offline = sims
-        .iter()
-        .find(|s| s.connectivity.state == LinkState::Offline && !s.expired)
-        .unwrap()
-        .iccid
-        .clone();
+    let online = sims.iter().find(|s| s.connectivity.state == LinkState::Online && !s.expired).unwrap().iccid.clone();
+    let offline = sims.iter().find(|s| s.connectivity.state == LinkState::Offline && !s.expired).unwrap().iccid.clone();
     let expired = sims.iter().find(|s| s.expired).map(|s| s.iccid.clone());
     let foreign = onence_sim::fleet::iccid_for(300);
     let sms_id = st.sms(&online).unwrap().first().map(|s| s.id);
@@ -156,42 +116,12 @@ async fn every_response_conforms_to_the_spec() {
     use Method as M;
     let mut cases = vec![
         // v1 (23 operations)
-        case(
-            M::GET,
-            "/v1/sims",
-            "/v1/sims?page=2&pageSize=100",
-            None,
-            200,
-        ),
+        case(M::GET, "/v1/sims", "/v1/sims?page=2&pageSize=100", None, 200),
         case(M::GET, "/v1/sims", "/v1/sims?pageSize=101", None, 400),
-        case(
-            M::POST,
-            "/v1/sims",
-            "/v1/sims",
-            Some(json!([{"iccid": i, "status": "Enabled", "label": "conf"}])),
-            201,
-        ),
-        case(
-            M::GET,
-            "/v1/sims/{iccid}",
-            format!("/v1/sims/{i}"),
-            None,
-            200,
-        ),
-        case(
-            M::GET,
-            "/v1/sims/{iccid}",
-            format!("/v1/sims/{missing}"),
-            None,
-            404,
-        ),
-        case(
-            M::GET,
-            "/v1/sims/{iccid}",
-            format!("/v1/sims/{offline}"),
-            None,
-            200,
-        ),
+        case(M::POST, "/v1/sims", "/v1/sims", Some(json!([{"iccid": i, "status": "Enabled", "label": "conf"}])), 201),
+        case(M::GET, "/v1/sims/{iccid}", format!("/v1/sims/{i}"), None, 200),
+        case(M::GET, "/v1/sims/{iccid}", format!("/v1/sims/{missing}"), None, 404),
+        case(M::GET, "/v1/sims/{iccid}", format!("/v1/sims/{offline}"), None, 200),
         case(
             M::PUT,
             "/v1/sims/{iccid}",
@@ -199,20 +129,8 @@ async fn every_response_conforms_to_the_spec() {
             Some(json!({"iccid": i, "status": "Enabled", "imei_lock": true})),
             200,
         ),
-        case(
-            M::GET,
-            "/v1/sims/{iccid}/status",
-            format!("/v1/sims/{i}/status"),
-            None,
-            200,
-        ),
-        case(
-            M::GET,
-            "/v1/sims/{iccid}/status",
-            format!("/v1/sims/{offline}/status"),
-            None,
-            200,
-        ),
+        case(M::GET, "/v1/sims/{iccid}/status", format!("/v1/sims/{i}/status"), None, 200),
+        case(M::GET, "/v1/sims/{iccid}/status", format!("/v1/sims/{offline}/status"), None, 200),
         case(
             M::POST,
             "/v1/sims/simTransfer",
@@ -227,13 +145,7 @@ async fn every_response_conforms_to_the_spec() {
             None,
             200,
         ),
-        case(
-            M::POST,
-            "/v1/sims/{iccid}/reset",
-            format!("/v1/sims/{i}/reset"),
-            None,
-            201,
-        ),
+        case(M::POST, "/v1/sims/{iccid}/reset", format!("/v1/sims/{i}/reset"), None, 201),
         case(
             M::GET,
             "/v1/sims/{iccid}/events",
@@ -244,35 +156,13 @@ async fn every_response_conforms_to_the_spec() {
         case(
             M::GET,
             "/v1/sims/{iccid}/usage",
-            format!(
-                "/v1/sims/{i}/usage?start_dt={}&end_dt={}",
-                st.history_start(),
-                st.today()
-            ),
+            format!("/v1/sims/{i}/usage?start_dt={}&end_dt={}", st.history_start(), st.today()),
             None,
             200,
         ),
-        case(
-            M::GET,
-            "/v1/sims/{iccid}/quota/data",
-            format!("/v1/sims/{i}/quota/data"),
-            None,
-            200,
-        ),
-        case(
-            M::GET,
-            "/v1/sims/{iccid}/quota/sms",
-            format!("/v1/sims/{i}/quota/sms"),
-            None,
-            200,
-        ),
-        case(
-            M::GET,
-            "/v1/sims/{iccid}/sms",
-            format!("/v1/sims/{i}/sms?page=1&pageSize=100"),
-            None,
-            200,
-        ),
+        case(M::GET, "/v1/sims/{iccid}/quota/data", format!("/v1/sims/{i}/quota/data"), None, 200),
+        case(M::GET, "/v1/sims/{iccid}/quota/sms", format!("/v1/sims/{i}/quota/sms"), None, 200),
+        case(M::GET, "/v1/sims/{iccid}/sms", format!("/v1/sims/{i}/sms?page=1&pageSize=100"), None, 200),
         case(
             M::POST,
             "/v1/sims/{iccid}/sms",
@@ -282,48 +172,12 @@ async fn every_response_conforms_to_the_spec() {
             ),
             201,
         ),
-        case(
-            M::POST,
-            "/v1/sims/{iccid}/topup",
-            format!("/v1/sims/{i}/topup?payment_method=banktransfer"),
-            None,
-            201,
-        ),
-        case(
-            M::POST,
-            "/v1/sims/{iccid}/topup",
-            format!("/v1/sims/{i}/topup?payment_method=gold"),
-            None,
-            400,
-        ),
-        case(
-            M::POST,
-            "/v1/sims/{iccid}/topup",
-            format!("/v1/sims/{foreign}/topup"),
-            None,
-            403,
-        ),
-        case(
-            M::POST,
-            "/v1/sims/{iccid}/topup",
-            format!("/v1/sims/{missing}/topup"),
-            None,
-            404,
-        ),
-        case(
-            M::POST,
-            "/v1/sims/topup",
-            "/v1/sims/topup",
-            Some(json!([i, offline])),
-            201,
-        ),
-        case(
-            M::POST,
-            "/v1/sims/autoTopup",
-            "/v1/sims/autoTopup",
-            Some(json!({"enabled": true, "iccids": [i]})),
-            201,
-        ),
+        case(M::POST, "/v1/sims/{iccid}/topup", format!("/v1/sims/{i}/topup?payment_method=banktransfer"), None, 201),
+        case(M::POST, "/v1/sims/{iccid}/topup", format!("/v1/sims/{i}/topup?payment_method=gold"), None, 400),
+        case(M::POST, "/v1/sims/{iccid}/topup", format!("/v1/sims/{foreign}/topup"), None, 403),
+        case(M::POST, "/v1/sims/{iccid}/topup", format!("/v1/sims/{missing}/topup"), None, 404),
+        case(M::POST, "/v1/sims/topup", "/v1/sims/topup", Some(json!([i, offline])), 201),
+        case(M::POST, "/v1/sims/autoTopup", "/v1/sims/autoTopup", Some(json!({"enabled": true, "iccids": [i]})), 201),
         case(M::GET, "/v1/sims/limits", "/v1/sims/limits", None, 200),
         case(
             M::POST,
@@ -332,91 +186,19 @@ async fn every_response_conforms_to_the_spec() {
             Some(json!({"dataLimitId": 2, "smsMtLimitId": 1, "smsMoLimitId": 1})),
             201,
         ),
-        case(
-            M::POST,
-            "/v1/sims/extension",
-            "/v1/sims/extension",
-            Some(json!({"iccids": []})),
-            400,
-        ),
+        case(M::POST, "/v1/sims/extension", "/v1/sims/extension", Some(json!({"iccids": []})), 400),
         // v2 (13 operations)
-        case(
-            M::GET,
-            "/v2/sims",
-            "/v2/sims?page=1&pageSize=100",
-            None,
-            200,
-        ),
-        case(
-            M::GET,
-            "/v2/sims/{iccid}",
-            format!("/v2/sims/{i}"),
-            None,
-            200,
-        ),
-        case(
-            M::GET,
-            "/v2/sims/{iccid}",
-            format!("/v2/sims/{missing}"),
-            None,
-            404,
-        ),
-        case(
-            M::PUT,
-            "/v2/sims/{iccid}",
-            format!("/v2/sims/{i}"),
-            Some(json!({"label": "v2"})),
-            200,
-        ),
-        case(
-            M::PUT,
-            "/v2/sims/{iccid}",
-            format!("/v2/sims/{i}"),
-            Some(json!({"status": "Paused"})),
-            400,
-        ),
-        case(
-            M::POST,
-            "/v2/sims/{iccid}/reset",
-            format!("/v2/sims/{i}/reset"),
-            None,
-            201,
-        ),
-        case(
-            M::GET,
-            "/v2/sims/{iccid}/quota/data",
-            format!("/v2/sims/{i}/quota/data"),
-            None,
-            200,
-        ),
-        case(
-            M::GET,
-            "/v2/sims/{iccid}/quota/sms",
-            format!("/v2/sims/{i}/quota/sms"),
-            None,
-            200,
-        ),
-        case(
-            M::GET,
-            "/v2/sims/{iccid}/status",
-            format!("/v2/sims/{i}/status"),
-            None,
-            200,
-        ),
-        case(
-            M::GET,
-            "/v2/sims/{iccid}/status",
-            format!("/v2/sims/{offline}/status"),
-            None,
-            200,
-        ),
-        case(
-            M::GET,
-            "/v2/sims/{iccid}/status",
-            format!("/v2/sims/{missing}/status"),
-            None,
-            404,
-        ),
+        case(M::GET, "/v2/sims", "/v2/sims?page=1&pageSize=100", None, 200),
+        case(M::GET, "/v2/sims/{iccid}", format!("/v2/sims/{i}"), None, 200),
+        case(M::GET, "/v2/sims/{iccid}", format!("/v2/sims/{missing}"), None, 404),
+        case(M::PUT, "/v2/sims/{iccid}", format!("/v2/sims/{i}"), Some(json!({"label": "v2"})), 200),
+        case(M::PUT, "/v2/sims/{iccid}", format!("/v2/sims/{i}"), Some(json!({"status": "Paused"})), 400),
+        case(M::POST, "/v2/sims/{iccid}/reset", format!("/v2/sims/{i}/reset"), None, 201),
+        case(M::GET, "/v2/sims/{iccid}/quota/data", format!("/v2/sims/{i}/quota/data"), None, 200),
+        case(M::GET, "/v2/sims/{iccid}/quota/sms", format!("/v2/sims/{i}/quota/sms"), None, 200),
+        case(M::GET, "/v2/sims/{iccid}/status", format!("/v2/sims/{i}/status"), None, 200),
+        case(M::GET, "/v2/sims/{iccid}/status", format!("/v2/sims/{offline}/status"), None, 200),
+        case(M::GET, "/v2/sims/{iccid}/status", format!("/v2/sims/{missing}/status"), None, 404),
         case(
             M::POST,
             "/v2/sims/{iccid}/sms",
@@ -431,80 +213,24 @@ async fn every_response_conforms_to_the_spec() {
             Some(json!({"payload": "v2", "udh": "zz"})),
             400,
         ),
-        case(
-            M::GET,
-            "/v2/sims/{iccid}/sms",
-            format!("/v2/sims/{i}/sms?page=1&per_page=1000"),
-            None,
-            200,
-        ),
-        case(
-            M::GET,
-            "/v2/sims/{iccid}/sms",
-            format!("/v2/sims/{i}/sms?per_page=1001"),
-            None,
-            400,
-        ),
-        case(
-            M::GET,
-            "/v2/sims/{iccid}/events",
-            format!("/v2/sims/{i}/events?page=1&pageSize=1000"),
-            None,
-            200,
-        ),
-        case(
-            M::POST,
-            "/v2/sims/{iccid}/topup",
-            format!("/v2/sims/{i}/topup"),
-            None,
-            201,
-        ),
-        case(
-            M::POST,
-            "/v2/sims/{iccid}/topup",
-            format!("/v2/sims/{i}/topup?payment_method=x"),
-            None,
-            400,
-        ),
+        case(M::GET, "/v2/sims/{iccid}/sms", format!("/v2/sims/{i}/sms?page=1&per_page=1000"), None, 200),
+        case(M::GET, "/v2/sims/{iccid}/sms", format!("/v2/sims/{i}/sms?per_page=1001"), None, 400),
+        case(M::GET, "/v2/sims/{iccid}/events", format!("/v2/sims/{i}/events?page=1&pageSize=1000"), None, 200),
+        case(M::POST, "/v2/sims/{iccid}/topup", format!("/v2/sims/{i}/topup"), None, 201),
+        case(M::POST, "/v2/sims/{iccid}/topup", format!("/v2/sims/{i}/topup?payment_method=x"), None, 400),
         // orders, products, support
-        case(
-            M::GET,
-            "/v1/orders",
-            "/v1/orders?page=1&pageSize=10&sort=-order_date",
-            None,
-            200,
-        ),
+        case(M::GET, "/v1/orders", "/v1/orders?page=1&pageSize=10&sort=-order_date", None, 200),
         case(
             M::POST,
             "/v1/orders",
             "/v1/orders",
-            Some(
-                json!({"products": [{"productId": 1001, "quantity": 2}], "customer_reference": "r"}),
-            ),
+            Some(json!({"products": [{"productId": 1001, "quantity": 2}], "customer_reference": "r"})),
             201,
         ),
-        case(
-            M::GET,
-            "/v1/orders/{order_number}",
-            "/v1/orders/2000000001",
-            None,
-            200,
-        ),
-        case(
-            M::GET,
-            "/v1/orders/{order_number}",
-            "/v1/orders/1",
-            None,
-            404,
-        ),
+        case(M::GET, "/v1/orders/{order_number}", "/v1/orders/2000000001", None, 200),
+        case(M::GET, "/v1/orders/{order_number}", "/v1/orders/1", None, 404),
         case(M::GET, "/v1/products", "/v1/products", None, 200),
-        case(
-            M::GET,
-            "/v1/support",
-            "/v1/support?page=1&pageSize=100",
-            None,
-            200,
-        ),
+        case(M::GET, "/v1/support", "/v1/support?page=1&pageSize=100", None, 200),
         case(
             M::POST,
             "/v1/support",
@@ -552,20 +278,8 @@ async fn every_response_conforms_to_the_spec() {
         c.auth = Auth::None;
     }
     if let Some(id) = sms_id {
-        cases.push(case(
-            M::GET,
-            "/v1/sims/{iccid}/sms/{id}",
-            format!("/v1/sims/{i}/sms/{id}"),
-            None,
-            200,
-        ));
-        cases.push(case(
-            M::GET,
-            "/v2/sims/{iccid}/sms/{id}",
-            format!("/v2/sims/{i}/sms/{id}"),
-            None,
-            200,
-        ));
+        cases.push(case(M::GET, "/v1/sims/{iccid}/sms/{id}", format!("/v1/sims/{i}/sms/{id}"), None, 200));
+        cases.push(case(M::GET, "/v2/sims/{iccid}/sms/{id}", format!("/v2/sims/{i}/sms/{id}"), None, 200));
     }
     if let Some(e) = &expired {
         cases.push(case(
@@ -575,13 +289,7 @@ async fn every_response_conforms_to_the_spec() {
             Some(json!({"iccid": e, "status": "Enabled"})),
             422,
         ));
-        cases.push(case(
-            M::PUT,
-            "/v2/sims/{iccid}",
-            format!("/v2/sims/{e}"),
-            Some(json!({"status": "Enabled"})),
-            409,
-        ));
+        cases.push(case(M::PUT, "/v2/sims/{iccid}", format!("/v2/sims/{e}"), Some(json!({"status": "Enabled"})), 409));
         cases.push(case(
             M::POST,
             "/v1/sims/extension",
@@ -599,10 +307,7 @@ async fn every_response_conforms_to_the_spec() {
             .send()
             .await
             .unwrap();
-        r.json::<Value>().await.unwrap()["access_token"]
-            .as_str()
-            .unwrap()
-            .to_string()
+        r.json::<Value>().await.unwrap()["access_token"].as_str().unwrap().to_string()
     };
 
     let mut failures = Vec::new();
@@ -625,10 +330,7 @@ async fn every_response_conforms_to_the_spec() {
             Auth::Bearer => req.bearer_auth(&token),
             Auth::Basic(u, p) => req.header(
                 "authorization",
-                format!(
-                    "Basic {}",
-                    base64::engine::general_purpose::STANDARD.encode(format!("{u}:{p}"))
-                ),
+                format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(format!("{u}:{p}"))),
             ),
             Auth::None => req,
         };
@@ -644,23 +346,14 @@ async fn every_response_conforms_to_the_spec() {
     for (c, s, h, b) in responses {
         run(c, s, h, b);
     }
-    assert!(
-        failures.is_empty(),
-        "{} of {count} exchanges violate the spec:\n{}",
-        failures.len(),
-        failures.join("\n")
-    );
+    assert!(failures.is_empty(), "{} of {count} exchanges violate the spec:\n{}", failures.len(), failures.join("\n"));
 }
 
 /// Deliberate, documented deviations from the letter of the spec.
 #[tokio::test]
 async fn documented_deviations() {
-    let sim = onence_sim::spawn(
-        SimConfig::new(5, 1),
-        "127.0.0.1:0".parse::<std::net::SocketAddr>().unwrap(),
-    )
-    .await
-    .unwrap();
+    let sim =
+        onence_sim::spawn(SimConfig::new(5, 1), "127.0.0.1:0".parse::<std::net::SocketAddr>().unwrap()).await.unwrap();
     let http = reqwest::Client::new();
     let base = sim.base_url();
     // 1. Wrong secret for a known client: 401 (the spec only documents 400 BadCredentials for
@@ -675,12 +368,7 @@ async fn documented_deviations() {
     assert_eq!(r.status(), 401);
     let spec = load("authorization.yml");
     let body: Value = r.json().await.unwrap();
-    assert!(validate(
-        &spec,
-        &json!({"$ref": "#/components/schemas/Bearer_Token_400"}),
-        &body
-    )
-    .is_empty());
+    assert!(validate(&spec, &json!({"$ref": "#/components/schemas/Bearer_Token_400"}), &body).is_empty());
     // 2. GET /v1/sims/{service}/limits declares Values_for_Limits (one object) but describes a
     //    list of options: the simulator returns a list of CurrentLimit objects.
     let token: Value = http
@@ -703,11 +391,6 @@ async fn documented_deviations() {
     let list: Value = r.json().await.unwrap();
     let spec = load("sim-management.yml");
     for item in list.as_array().unwrap() {
-        assert!(validate(
-            &spec,
-            &json!({"$ref": "#/components/schemas/CurrentLimitData"}),
-            item
-        )
-        .is_empty());
+        assert!(validate(&spec, &json!({"$ref": "#/components/schemas/CurrentLimitData"}), item).is_empty());
     }
 }

@@ -44,11 +44,7 @@ struct Args {
 }
 
 fn client(base: &str, rate: Option<u32>, concurrency: usize) -> Client {
-    let mut cfg = ClientConfig::new(
-        base,
-        onence_sim::DEFAULT_CLIENT_ID,
-        onence_sim::DEFAULT_CLIENT_SECRET,
-    );
+    let mut cfg = ClientConfig::new(base, onence_sim::DEFAULT_CLIENT_ID, onence_sim::DEFAULT_CLIENT_SECRET);
     cfg.rate_limit_per_sec = rate;
     cfg.pool_max_idle_per_host = concurrency.max(8);
     Client::new(cfg).expect("client")
@@ -65,10 +61,7 @@ async fn usage_for(
         .map(|iccid| {
             let c = client.clone();
             async move {
-                let u = c
-                    .get_usage(&iccid, Some(today - Days::days(days - 1)), Some(today))
-                    .await
-                    .expect("usage");
+                let u = c.get_usage(&iccid, Some(today - Days::days(days - 1)), Some(today)).await.expect("usage");
                 let bytes: i64 = u
                     .stats
                     .iter()
@@ -81,43 +74,37 @@ async fn usage_for(
         .buffer_unordered(concurrency)
         .collect()
         .await;
-    results
-        .into_iter()
-        .fold((0, 0), |(d, b), (d2, b2)| (d + d2, b + b2))
+    results.into_iter().fold((0, 0), |(d, b), (d2, b2)| (d + d2, b + b2))
 }
 
 #[tokio::main]
 async fn main() {
     let args = Args::parse();
     let t0 = Instant::now();
-    let sim = onence_sim::spawn(
-        SimConfig::new(args.sims, args.seed),
-        "127.0.0.1:0".parse::<std::net::SocketAddr>().unwrap(),
-    )
-    .await
-    .expect("simulator");
+    let sim =
+        onence_sim::spawn(SimConfig::new(args.sims, args.seed), "127.0.0.1:0".parse::<std::net::SocketAddr>().unwrap())
+            .await
+            .expect("simulator");
     let today = sim.state().today();
-    println!(
-        "simulator: {} SIMs generated in {:.2?} at {}",
-        args.sims,
-        t0.elapsed(),
-        sim.base_url()
-    );
+    println!("simulator: {} SIMs generated in {:.2?} at {}", args.sims, t0.elapsed(), sim.base_url());
 
     if !args.only_rate_limited {
         let c = client(sim.base_url(), None, args.concurrency);
         c.authenticate().await.expect("token");
         sim.reset_counters();
         let t = Instant::now();
-        let sims: Vec<_> = c
-            .stream_sims(args.page_size, args.concurrency)
-            .try_collect()
-            .await
-            .expect("stream");
+        let sims: Vec<_> = c.stream_sims(args.page_size, args.concurrency).try_collect().await.expect("stream");
         let secs = t.elapsed().as_secs_f64();
         let reqs = sim.counters().requests;
         assert_eq!(sims.len(), args.sims, "complete listing");
-        println!("stream_sims      : {:>7} SIMs, {:>6} requests in {:>6.2} s → {:>9.0} SIMs/s, {:>7.0} req/s", sims.len(), reqs, secs, sims.len() as f64 / secs, reqs as f64 / secs);
+        println!(
+            "stream_sims      : {:>7} SIMs, {:>6} requests in {:>6.2} s → {:>9.0} SIMs/s, {:>7.0} req/s",
+            sims.len(),
+            reqs,
+            secs,
+            sims.len() as f64 / secs,
+            reqs as f64 / secs
+        );
 
         let iccids: Vec<String> = sims.iter().filter_map(|s| s.iccid.clone()).collect();
         sim.reset_counters();
@@ -141,29 +128,18 @@ async fn main() {
 
     if args.rate_limited_requests > 0 {
         let rate = args.rate_limit;
-        sim.set_faults(Faults {
-            rate_limit_per_sec: Some(rate),
-            ..Faults::default()
-        });
+        sim.set_faults(Faults { rate_limit_per_sec: Some(rate), ..Faults::default() });
         // let the simulator's 1 s burst allowance fill, then measure the steady state only
         tokio::time::sleep(Duration::from_millis(1100)).await;
         let c = client(sim.base_url(), Some(rate), args.concurrency);
         sim.reset_counters();
         let t = Instant::now();
         let first_page = c
-            .list_sims(&onence::models::SimListQuery {
-                page_size: Some(args.page_size),
-                ..Default::default()
-            })
+            .list_sims(&onence::models::SimListQuery { page_size: Some(args.page_size), ..Default::default() })
             .await
             .expect("page");
-        let iccids: Vec<String> = first_page
-            .items
-            .iter()
-            .filter_map(|s| s.iccid.clone())
-            .cycle()
-            .take(args.rate_limited_requests)
-            .collect();
+        let iccids: Vec<String> =
+            first_page.items.iter().filter_map(|s| s.iccid.clone()).cycle().take(args.rate_limited_requests).collect();
         usage_for(&c, &iccids, args.days, args.concurrency, today).await;
         let secs = t.elapsed().as_secs_f64();
         let counters = sim.counters();

@@ -28,19 +28,13 @@ pub(crate) struct TokenCache {
 
 impl std::fmt::Debug for TokenCache {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("TokenCache")
-            .field("margin", &self.margin)
-            .field("token", &"[redacted]")
-            .finish()
+        f.debug_struct("TokenCache").field("margin", &self.margin).field("token", &"[redacted]").finish()
     }
 }
 
 impl TokenCache {
     pub fn new(margin: Duration) -> Self {
-        TokenCache {
-            margin,
-            cached: Mutex::new(Cached::default()),
-        }
+        TokenCache { margin, cached: Mutex::new(Cached::default()) }
     }
 
     /// Returns a valid token, fetching one with `fetch` (returns token and lifetime) if none
@@ -53,10 +47,7 @@ impl TokenCache {
         let mut c = self.cached.lock().await;
         if let Some((token, refresh_at)) = &c.token {
             if Instant::now() < *refresh_at {
-                return Ok(Bearer {
-                    header: format!("Bearer {}", token.expose_secret()),
-                    generation: c.generation,
-                });
+                return Ok(Bearer { header: format!("Bearer {}", token.expose_secret()), generation: c.generation });
             }
         }
         let (token, ttl) = fetch().await?;
@@ -65,10 +56,7 @@ impl TokenCache {
         let header = format!("Bearer {}", token.expose_secret());
         c.generation += 1;
         c.token = Some((token, Instant::now() + ttl - margin));
-        Ok(Bearer {
-            header,
-            generation: c.generation,
-        })
+        Ok(Bearer { header, generation: c.generation })
     }
 
     /// Drops the token of `generation` (after a 401); a newer token is kept.

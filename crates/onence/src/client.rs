@@ -44,19 +44,8 @@ pub(crate) struct Call {
 
 impl Call {
     pub fn new(method: Method, template: &'static str, path: String) -> Self {
-        let idempotent = matches!(
-            method,
-            Method::GET | Method::PUT | Method::DELETE | Method::HEAD
-        );
-        Call {
-            method,
-            template,
-            path,
-            query: Vec::new(),
-            body: None,
-            auth: AuthMode::Bearer,
-            idempotent,
-        }
+        let idempotent = matches!(method, Method::GET | Method::PUT | Method::DELETE | Method::HEAD);
+        Call { method, template, path, query: Vec::new(), body: None, auth: AuthMode::Bearer, idempotent }
     }
 
     pub fn get(template: &'static str, path: String) -> Self {
@@ -71,9 +60,7 @@ impl Call {
     }
 
     pub fn json<T: serde::Serialize + ?Sized>(mut self, body: &T) -> Result<Self> {
-        self.body = Some(serde_json::to_vec(body).map_err(|e| Error::InvalidRequest {
-            message: e.to_string(),
-        })?);
+        self.body = Some(serde_json::to_vec(body).map_err(|e| Error::InvalidRequest { message: e.to_string() })?);
         Ok(self)
     }
 }
@@ -88,24 +75,17 @@ pub(crate) struct Answer {
 
 impl Answer {
     pub fn json<T: DeserializeOwned>(&self) -> Result<T> {
-        serde_json::from_slice(&self.body).map_err(|e| Error::Decode {
-            operation: self.template.to_string(),
-            message: e.to_string(),
-        })
+        serde_json::from_slice(&self.body)
+            .map_err(|e| Error::Decode { operation: self.template.to_string(), message: e.to_string() })
     }
 
     fn header_num<N: std::str::FromStr>(&self, name: &str) -> Result<Option<N>> {
         match self.headers.get(name) {
             None => Ok(None),
-            Some(v) => v
-                .to_str()
-                .ok()
-                .and_then(|s| s.trim().parse().ok())
-                .map(Some)
-                .ok_or_else(|| Error::Decode {
-                    operation: self.template.to_string(),
-                    message: format!("invalid {name} header"),
-                }),
+            Some(v) => v.to_str().ok().and_then(|s| s.trim().parse().ok()).map(Some).ok_or_else(|| Error::Decode {
+                operation: self.template.to_string(),
+                message: format!("invalid {name} header"),
+            }),
         }
     }
 
@@ -133,13 +113,7 @@ impl Answer {
     }
 
     pub fn created(&self) -> Created {
-        Created {
-            location: self
-                .headers
-                .get(LOCATION)
-                .and_then(|v| v.to_str().ok())
-                .map(str::to_owned),
-        }
+        Created { location: self.headers.get(LOCATION).and_then(|v| v.to_str().ok()).map(str::to_owned) }
     }
 }
 
@@ -173,7 +147,10 @@ enum Outcome {
     Done(Result<Answer>),
     /// Try again after `after`; `backoff` retries (5xx, timeouts, connection errors) use up
     /// `max_retries`, 429 waits and the 401 re-authentication have their own budgets.
-    Retry { after: Duration, backoff: bool },
+    Retry {
+        after: Duration,
+        backoff: bool,
+    },
 }
 
 impl Client {
@@ -182,10 +159,7 @@ impl Client {
     pub fn new(config: ClientConfig) -> Result<Self> {
         if !(config.base_url.starts_with("http://") || config.base_url.starts_with("https://")) {
             return Err(Error::InvalidRequest {
-                message: format!(
-                    "base URL must start with http:// or https://, got {:?}",
-                    config.base_url
-                ),
+                message: format!("base URL must start with http:// or https://, got {:?}", config.base_url),
             });
         }
         let http = reqwest::Client::builder()
@@ -194,9 +168,7 @@ impl Client {
             .pool_max_idle_per_host(config.pool_max_idle_per_host)
             .user_agent(concat!("simfleet-onence/", env!("CARGO_PKG_VERSION")))
             .build()
-            .map_err(|e| Error::InvalidRequest {
-                message: format!("cannot build HTTP client: {e}"),
-            })?;
+            .map_err(|e| Error::InvalidRequest { message: format!("cannot build HTTP client: {e}") })?;
         let mut config = config;
         config.base_url = config.base_url.trim_end_matches('/').to_string();
         Ok(Client {
@@ -237,15 +209,12 @@ impl Client {
 
     /// `POST /oauth/token` with HTTP Basic and `{"grant_type":"client_credentials"}`.
     async fn fetch_token(&self) -> Result<(SecretString, Duration)> {
-        let mut call = Call::new(Method::POST, "/oauth/token", "/oauth/token".into())
-            .json(&TokenRequest::default())?;
+        let mut call = Call::new(Method::POST, "/oauth/token", "/oauth/token".into()).json(&TokenRequest::default())?;
         call.auth = AuthMode::Basic;
         // Asking for a token twice creates nothing: safe to retry.
         call.idempotent = true;
         let answer = self.execute(&call).await.map_err(|e| match e {
-            Error::Validation {
-                status, message, ..
-            } => Error::Auth { status, message },
+            Error::Validation { status, message, .. } => Error::Auth { status, message },
             other => other,
         })?;
         crate::metrics::Metrics::inc(&self.inner.metrics.token_refreshes);
@@ -266,14 +235,12 @@ impl Client {
 
     pub(crate) async fn call_json<T: DeserializeOwned>(&self, call: Call) -> Result<T> {
         let a = self.call(call).await?;
-        a.json()
-            .inspect_err(|_| Metrics::inc(&self.inner.metrics.errors))
+        a.json().inspect_err(|_| Metrics::inc(&self.inner.metrics.errors))
     }
 
     pub(crate) async fn call_page<T: DeserializeOwned>(&self, call: Call) -> Result<Page<T>> {
         let a = self.call(call).await?;
-        a.page()
-            .inspect_err(|_| Metrics::inc(&self.inner.metrics.errors))
+        a.page().inspect_err(|_| Metrics::inc(&self.inner.metrics.errors))
     }
 
     pub(crate) async fn call_unit(&self, call: Call) -> Result<()> {
@@ -289,10 +256,7 @@ impl Client {
         async move {
             let (mut attempt, mut rl_waits, mut reauthed) = (0u32, 0u32, false);
             loop {
-                match self
-                    .attempt(call, attempt, &mut rl_waits, &mut reauthed)
-                    .await
-                {
+                match self.attempt(call, attempt, &mut rl_waits, &mut reauthed).await {
                     Outcome::Done(r) => return r,
                     Outcome::Retry { after, backoff } => {
                         Metrics::inc(&self.inner.metrics.retries);
@@ -307,13 +271,7 @@ impl Client {
         .boxed()
     }
 
-    async fn attempt(
-        &self,
-        call: &Call,
-        attempt: u32,
-        rl_waits: &mut u32,
-        reauthed: &mut bool,
-    ) -> Outcome {
+    async fn attempt(&self, call: &Call, attempt: u32, rl_waits: &mut u32, reauthed: &mut bool) -> Outcome {
         let inner = &self.inner;
         let cfg = &inner.config;
         inner.not_before.wait().await;
@@ -342,19 +300,11 @@ impl Client {
             (Some(b), _) => req.header(AUTHORIZATION, &b.header),
             (None, _) => {
                 let raw = format!("{}:{}", cfg.client_id, cfg.client_secret.expose_secret());
-                req.header(
-                    AUTHORIZATION,
-                    format!(
-                        "Basic {}",
-                        base64::engine::general_purpose::STANDARD.encode(raw)
-                    ),
-                )
+                req.header(AUTHORIZATION, format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(raw)))
             }
         };
         if let Some(body) = &call.body {
-            req = req
-                .header(CONTENT_TYPE, "application/json")
-                .body(body.clone());
+            req = req.header(CONTENT_TYPE, "application/json").body(body.clone());
         }
         let started = Instant::now();
         Metrics::inc(&inner.metrics.requests);
@@ -382,11 +332,7 @@ impl Client {
         tracing::debug!(method = %call.method, path = call.template, status = status.as_u16(), attempt, latency_ms, "1NCE request");
         if status.is_success() {
             inner.breaker.on_success();
-            return Outcome::Done(Ok(Answer {
-                headers,
-                body,
-                template: call.template,
-            }));
+            return Outcome::Done(Ok(Answer { headers, body, template: call.template }));
         }
         match status.as_u16() {
             429 => {
@@ -396,17 +342,12 @@ impl Client {
                 inner.not_before.set(Instant::now() + wait);
                 tracing::warn!(method = %call.method, path = call.template, retry_after_ms = wait.as_millis() as u64, "1NCE rate limit (429)");
                 if *rl_waits >= cfg.max_rate_limit_retries {
-                    return Outcome::Done(Err(Error::RateLimited {
-                        retry_after: Some(wait),
-                    }));
+                    return Outcome::Done(Err(Error::RateLimited { retry_after: Some(wait) }));
                 }
                 *rl_waits += 1;
                 // A 429 was not processed: retrying is safe for every method. The shared gate
                 // holds us (and everybody else) until Retry-After has elapsed.
-                Outcome::Retry {
-                    after: Duration::ZERO,
-                    backoff: false,
-                }
+                Outcome::Retry { after: Duration::ZERO, backoff: false }
             }
             401 if call.auth == AuthMode::Bearer && !*reauthed => {
                 inner.breaker.on_success();
@@ -414,26 +355,14 @@ impl Client {
                 if let Some(b) = &bearer {
                     inner.tokens.invalidate(b.generation).await;
                 }
-                tracing::info!(
-                    path = call.template,
-                    "1NCE token rejected, re-authenticating once"
-                );
-                Outcome::Retry {
-                    after: Duration::ZERO,
-                    backoff: false,
-                }
+                tracing::info!(path = call.template, "1NCE token rejected, re-authenticating once");
+                Outcome::Retry { after: Duration::ZERO, backoff: false }
             }
             500..=599 => {
                 if inner.breaker.on_failure(&permit) {
                     Metrics::inc(&inner.metrics.breaker_opened);
                 }
-                self.retry_or(
-                    call,
-                    attempt,
-                    Error::Upstream {
-                        status: status.as_u16(),
-                    },
-                )
+                self.retry_or(call, attempt, Error::Upstream { status: status.as_u16() })
             }
             s => {
                 inner.breaker.on_success();
@@ -445,10 +374,7 @@ impl Client {
     fn retry_or(&self, call: &Call, attempt: u32, err: Error) -> Outcome {
         let cfg = &self.inner.config;
         if call.idempotent && attempt < cfg.max_retries {
-            Outcome::Retry {
-                after: backoff(cfg.backoff_base, cfg.backoff_max, attempt),
-                backoff: true,
-            }
+            Outcome::Retry { after: backoff(cfg.backoff_base, cfg.backoff_max, attempt), backoff: true }
         } else {
             Outcome::Done(Err(err))
         }
@@ -459,13 +385,10 @@ impl Client {
 fn retry_after(headers: &HeaderMap) -> Option<Duration> {
     let v = headers.get(RETRY_AFTER)?.to_str().ok()?.trim();
     if let Ok(secs) = v.parse::<f64>() {
-        return (secs.is_finite() && secs >= 0.0)
-            .then(|| Duration::from_secs_f64(secs.min(3600.0)));
+        return (secs.is_finite() && secs >= 0.0).then(|| Duration::from_secs_f64(secs.min(3600.0)));
     }
     let when = chrono::DateTime::parse_from_rfc2822(v).ok()?;
-    (when.with_timezone(&chrono::Utc) - chrono::Utc::now())
-        .to_std()
-        .ok()
+    (when.with_timezone(&chrono::Utc) - chrono::Utc::now()).to_std().ok()
 }
 
 /// Classifies a reqwest failure without leaking the URL's query or headers.

@@ -40,11 +40,7 @@ pub struct ClientConfig {
 
 impl ClientConfig {
     /// Sensible defaults for the given endpoint and credentials.
-    pub fn new(
-        base_url: impl Into<String>,
-        client_id: impl Into<String>,
-        client_secret: impl Into<String>,
-    ) -> Self {
+    pub fn new(base_url: impl Into<String>, client_id: impl Into<String>, client_secret: impl Into<String>) -> Self {
         ClientConfig {
             base_url: base_url.into().trim_end_matches('/').to_string(),
             client_id: client_id.into(),

@@ -14,11 +14,7 @@ pub enum Error {
     /// 400 / 409 / 422 and other 4xx: the request was understood and rejected. `error_code` is
     /// the spec's `errorCode` (v1/auth) or `error_token` (v2) when the body carries one.
     #[error("request rejected (HTTP {status}{}): {message}", error_code.as_deref().map(|c| format!(", {c}")).unwrap_or_default())]
-    Validation {
-        status: u16,
-        error_code: Option<String>,
-        message: String,
-    },
+    Validation { status: u16, error_code: Option<String>, message: String },
     /// 429 after exhausting the rate-limit retry budget.
     #[error("rate limited by 1NCE (retry after {retry_after:?})")]
     RateLimited { retry_after: Option<Duration> },
@@ -81,19 +77,12 @@ impl ErrorBody {
 /// Maps a non-success, non-retried status to an error.
 pub(crate) fn from_status(status: u16, body: &[u8]) -> Error {
     let b = ErrorBody::parse(body);
-    let message = b
-        .message
-        .clone()
-        .unwrap_or_else(|| format!("HTTP {status}"));
+    let message = b.message.clone().unwrap_or_else(|| format!("HTTP {status}"));
     match status {
         401 | 403 => Error::Auth { status, message },
         404 => Error::NotFound { message },
         429 => Error::RateLimited { retry_after: None },
         500..=599 => Error::Upstream { status },
-        _ => Error::Validation {
-            status,
-            error_code: b.code(),
-            message,
-        },
+        _ => Error::Validation { status, error_code: b.code(), message },
     }
 }

@@ -31,10 +31,7 @@ where
             let head = stream::iter(first.items.into_iter().map(Ok));
             let fetch = fetch.clone();
             let rest: BoxStream<'a, Result<Page<T>>> = match total_pages {
-                Some(pages) => stream::iter(2..=pages)
-                    .map(move |n| fetch(n))
-                    .buffered(concurrency.max(1))
-                    .boxed(),
+                Some(pages) => stream::iter(2..=pages).map(fetch).buffered(concurrency.max(1)).boxed(),
                 None if first_len == 0 || first_len < per_page => stream::empty().boxed(),
                 None => stream::unfold(Some(2u32), move |next| {
                     let fetch = fetch.clone();
@@ -51,33 +48,21 @@ where
                 })
                 .boxed(),
             };
-            head.chain(
-                rest.map_ok(|p| stream::iter(p.items.into_iter().map(Ok)))
-                    .try_flatten(),
-            )
-            .boxed()
+            head.chain(rest.map_ok(|p| stream::iter(p.items.into_iter().map(Ok))).try_flatten()).boxed()
         })
         .boxed()
 }
 
 impl Client {
     /// Every SIM of the account (`GET /v1/sims`, `page_size` ≤ 100), `concurrency` pages in flight.
-    pub fn stream_sims(
-        &self,
-        page_size: u32,
-        concurrency: usize,
-    ) -> BoxStream<'static, Result<Sim>> {
+    pub fn stream_sims(&self, page_size: u32, concurrency: usize) -> BoxStream<'static, Result<Sim>> {
         let client = self.clone();
         paginate(
             move |page| {
                 let client = client.clone();
                 async move {
                     client
-                        .list_sims(&SimListQuery {
-                            page: Some(page),
-                            page_size: Some(page_size),
-                            ..Default::default()
-                        })
+                        .list_sims(&SimListQuery { page: Some(page), page_size: Some(page_size), ..Default::default() })
                         .await
                 }
             },
@@ -101,11 +86,7 @@ impl Client {
         paginate(
             move |page| {
                 let (client, iccid) = (client.clone(), iccid.clone());
-                async move {
-                    client
-                        .list_events(&iccid, Some(page), Some(page_size), None)
-                        .await
-                }
+                async move { client.list_events(&iccid, Some(page), Some(page_size), None).await }
             },
             concurrency,
         )
@@ -122,32 +103,19 @@ impl Client {
         paginate(
             move |page| {
                 let (client, iccid) = (client.clone(), iccid.clone());
-                async move {
-                    client
-                        .v2_list_events(&iccid, Some(page), Some(page_size))
-                        .await
-                }
+                async move { client.v2_list_events(&iccid, Some(page), Some(page_size)).await }
             },
             concurrency,
         )
     }
 
     /// Every SMS of a SIM (`page_size` ≤ 100).
-    pub fn stream_sms(
-        &self,
-        iccid: &str,
-        page_size: u32,
-        concurrency: usize,
-    ) -> BoxStream<'static, Result<SmsData>> {
+    pub fn stream_sms(&self, iccid: &str, page_size: u32, concurrency: usize) -> BoxStream<'static, Result<SmsData>> {
         let (client, iccid) = (self.clone(), iccid.to_string());
         paginate(
             move |page| {
                 let (client, iccid) = (client.clone(), iccid.clone());
-                async move {
-                    client
-                        .list_sms(&iccid, Some(page), Some(page_size), None)
-                        .await
-                }
+                async move { client.list_sms(&iccid, Some(page), Some(page_size), None).await }
             },
             concurrency,
         )
@@ -178,23 +146,9 @@ mod tests {
 
     #[tokio::test]
     async fn streams_all_pages_in_order() {
-        for (total, headers) in [
-            (0, true),
-            (1, true),
-            (10, true),
-            (95, true),
-            (95, false),
-            (100, false),
-        ] {
-            let got: Vec<usize> = paginate(fake(total, 10, headers), 4)
-                .try_collect()
-                .await
-                .unwrap();
-            assert_eq!(
-                got,
-                (0..total).collect::<Vec<_>>(),
-                "total {total}, headers {headers}"
-            );
+        for (total, headers) in [(0, true), (1, true), (10, true), (95, true), (95, false), (100, false)] {
+            let got: Vec<usize> = paginate(fake(total, 10, headers), 4).try_collect().await.unwrap();
+            assert_eq!(got, (0..total).collect::<Vec<_>>(), "total {total}, headers {headers}");
         }
     }
 }

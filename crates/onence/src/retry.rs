@@ -163,8 +163,7 @@ impl CircuitBreaker {
     pub fn on_failure(&self, permit: &Permit) -> bool {
         let mut g = lock(&self.inner);
         g.failures += 1;
-        let open = *permit == Permit::Probe
-            || (g.state == BreakerState::Closed && g.failures >= self.threshold);
+        let open = *permit == Permit::Probe || (g.state == BreakerState::Closed && g.failures >= self.threshold);
         if open {
             g.probe_in_flight = false;
             g.state = BreakerState::Open;

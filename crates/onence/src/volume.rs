@@ -28,9 +28,7 @@ impl std::error::Error for VolumeError {}
 
 /// Converts a decimal megabyte string (`"12"`, `"0.002803"`, `"-1.5"`) to bytes.
 pub fn mb_to_bytes(mb: &str) -> Result<i64, VolumeError> {
-    let err = || VolumeError {
-        input: mb.to_string(),
-    };
+    let err = || VolumeError { input: mb.to_string() };
     let s = mb.trim();
     let (negative, digits) = match s.as_bytes().first() {
         Some(b'-') => (true, &s[1..]),
@@ -61,9 +59,7 @@ pub fn mb_to_bytes(mb: &str) -> Result<i64, VolumeError> {
 /// converts exactly as `"435.787951"` would.
 pub fn mb_number_to_bytes(mb: f64) -> Result<i64, VolumeError> {
     if !mb.is_finite() {
-        return Err(VolumeError {
-            input: mb.to_string(),
-        });
+        return Err(VolumeError { input: mb.to_string() });
     }
     mb_to_bytes(&format!("{mb}"))
 }
@@ -85,10 +81,7 @@ mod tests {
         assert_eq!(mb_to_bytes(".25"), Ok(262_144));
         assert_eq!(mb_to_bytes("12.000000"), Ok(12 * 1_048_576));
         assert_eq!(mb_number_to_bytes(435.787951), mb_to_bytes("435.787951"));
-        assert_eq!(
-            mb_number_to_bytes(0.1 + 0.2),
-            mb_to_bytes("0.30000000000000004")
-        );
+        assert_eq!(mb_number_to_bytes(0.1 + 0.2), mb_to_bytes("0.30000000000000004"));
     }
 
     #[test]

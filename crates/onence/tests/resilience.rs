@@ -22,11 +22,7 @@ async fn hundred_concurrent_calls_fetch_one_token() {
     }))
     .await;
     assert!(results.iter().all(Result::is_ok));
-    assert_eq!(
-        sim.counters().token_requests,
-        1,
-        "single-flight token fetch"
-    );
+    assert_eq!(sim.counters().token_requests, 1, "single-flight token fetch");
     assert_eq!(client.metrics().token_refreshes, 1);
     assert_eq!(client.metrics().calls, 100);
 }
@@ -51,27 +47,15 @@ async fn revoked_token_is_recovered_transparently() {
 
 #[tokio::test]
 async fn expiring_token_is_refreshed_before_expiry() {
-    let sim = common::sim(SimConfig {
-        token_ttl_secs: 1,
-        ..SimConfig::new(5, 1)
-    })
-    .await;
+    let sim = common::sim(SimConfig { token_ttl_secs: 1, ..SimConfig::new(5, 1) }).await;
     let client = common::client(&sim);
     let iccid = sim.state().sims()[0].iccid.clone();
     for _ in 0..4 {
         client.get_sim(&iccid).await.unwrap();
         tokio::time::sleep(Duration::from_millis(400)).await;
     }
-    assert!(
-        sim.counters().token_requests >= 2,
-        "refreshed: {:?}",
-        sim.counters()
-    );
-    assert_eq!(
-        sim.counters().unauthorized,
-        0,
-        "refreshed early, never rejected"
-    );
+    assert!(sim.counters().token_requests >= 2, "refreshed: {:?}", sim.counters());
+    assert_eq!(sim.counters().unauthorized, 0, "refreshed early, never rejected");
 }
 
 #[tokio::test]
@@ -80,10 +64,7 @@ async fn wrong_credentials_are_an_auth_error_without_secrets() {
     let mut cfg = common::config(&sim);
     cfg.client_secret = "super-secret-value".to_string().into();
     let client = Client::new(cfg).unwrap();
-    let err = client
-        .get_sim(&sim.state().sims()[0].iccid)
-        .await
-        .unwrap_err();
+    let err = client.get_sim(&sim.state().sims()[0].iccid).await.unwrap_err();
     assert!(matches!(err, Error::Auth { status: 401, .. }), "{err:?}");
     assert!(!format!("{err} {err:?}").contains("super-secret-value"));
     assert!(!format!("{client:?}").contains("super-secret-value"));
@@ -95,11 +76,7 @@ async fn wrong_credentials_are_an_auth_error_without_secrets() {
 
 #[tokio::test]
 async fn token_response_with_example_field_names_is_accepted() {
-    let sim = common::sim(SimConfig {
-        token_example_field_names: true,
-        ..SimConfig::new(5, 1)
-    })
-    .await;
+    let sim = common::sim(SimConfig { token_example_field_names: true, ..SimConfig::new(5, 1) }).await;
     let client = common::client(&sim);
     client.get_sim(&sim.state().sims()[0].iccid).await.unwrap();
 }
@@ -111,10 +88,7 @@ async fn storm_of_429_is_respected() {
     let iccid = sim.state().sims()[0].iccid.clone();
     client.authenticate().await.unwrap();
     sim.reset_counters();
-    sim.set_faults(Faults {
-        storm_secs: 2,
-        ..Faults::default()
-    });
+    sim.set_faults(Faults { storm_secs: 2, ..Faults::default() });
     let started = Instant::now();
     let results = join_all((0..20).map(|_| {
         let (c, i) = (client.clone(), iccid.clone());
@@ -124,40 +98,21 @@ async fn storm_of_429_is_respected() {
     assert!(results.iter().all(Result::is_ok), "{results:?}");
     assert!(started.elapsed() >= Duration::from_secs(2));
     let log = sim.request_log();
-    let first_429 = log
-        .iter()
-        .filter(|e| e.status == 429)
-        .map(|e| e.at)
-        .min()
-        .unwrap();
+    let first_429 = log.iter().filter(|e| e.status == 429).map(|e| e.at).min().unwrap();
     // The first wave may all be in flight before the first 429 answer arrives; after that,
     // nobody may knock before Retry-After (2 s) has elapsed.
     let premature: Vec<_> = log
         .iter()
-        .filter(|e| {
-            e.at > first_429 + Duration::from_millis(300)
-                && e.at < first_429 + Duration::from_millis(1900)
-        })
+        .filter(|e| e.at > first_429 + Duration::from_millis(300) && e.at < first_429 + Duration::from_millis(1900))
         .collect();
-    assert!(
-        premature.is_empty(),
-        "requests during Retry-After: {premature:?}"
-    );
+    assert!(premature.is_empty(), "requests during Retry-After: {premature:?}");
     assert!(client.metrics().rate_limited >= 1);
-    assert!(
-        log.iter().filter(|e| e.status == 429).count() <= 20 + 2,
-        "no hammering: {}",
-        log.len()
-    );
+    assert!(log.iter().filter(|e| e.status == 429).count() <= 20 + 2, "no hammering: {}", log.len());
 }
 
 #[tokio::test]
 async fn server_rate_limit_and_client_rate_limit_agree() {
-    let sim = common::sim(SimConfig {
-        rate_limit_per_sec: Some(40),
-        ..SimConfig::new(300, 9)
-    })
-    .await;
+    let sim = common::sim(SimConfig { rate_limit_per_sec: Some(40), ..SimConfig::new(300, 9) }).await;
     let mut cfg = common::config(&sim);
     cfg.rate_limit_per_sec = Some(40);
     let client = Client::new(cfg).unwrap();
@@ -171,11 +126,7 @@ async fn server_rate_limit_and_client_rate_limit_agree() {
 
 #[tokio::test]
 async fn twenty_percent_5xx_still_yields_complete_correct_results() {
-    let sim = common::sim(SimConfig {
-        fault_rate: 0.2,
-        ..SimConfig::new(2_000, 11)
-    })
-    .await;
+    let sim = common::sim(SimConfig { fault_rate: 0.2, ..SimConfig::new(2_000, 11) }).await;
     let client = common::client(&sim);
     let got = client.all_sims(50, 6).await.unwrap();
     let expected = sim.state().sims();
@@ -199,18 +150,11 @@ async fn posts_are_not_retried_on_5xx() {
     let client = common::client(&sim);
     let iccid = sim.state().sims()[0].iccid.clone();
     client.authenticate().await.unwrap();
-    sim.set_faults(Faults {
-        error_rate: 1.0,
-        ..Faults::default()
-    });
+    sim.set_faults(Faults { error_rate: 1.0, ..Faults::default() });
     let before = sim.counters().requests;
     let err = client.top_up(&iccid, None).await.unwrap_err();
     assert!(matches!(err, Error::Upstream { .. }), "{err:?}");
-    assert_eq!(
-        sim.counters().requests - before,
-        1,
-        "a POST that creates is sent once"
-    );
+    assert_eq!(sim.counters().requests - before, 1, "a POST that creates is sent once");
     assert_eq!(sim.state().orders().len(), 1, "no order created");
 }
 
@@ -220,23 +164,13 @@ async fn malformed_and_truncated_bodies_are_decode_errors() {
     let client = common::client(&sim);
     let iccid = sim.state().sims()[0].iccid.clone();
     client.authenticate().await.unwrap();
-    for faults in [
-        Faults {
-            truncate_rate: 1.0,
-            ..Faults::default()
-        },
-        Faults {
-            malformed_rate: 1.0,
-            ..Faults::default()
-        },
-    ] {
+    for faults in
+        [Faults { truncate_rate: 1.0, ..Faults::default() }, Faults { malformed_rate: 1.0, ..Faults::default() }]
+    {
         sim.set_faults(faults);
         let err = client.get_sim(&iccid).await.unwrap_err();
         assert!(matches!(err, Error::Decode { .. }), "{err:?}");
-        let err = client
-            .list_sims(&SimListQuery::default())
-            .await
-            .unwrap_err();
+        let err = client.list_sims(&SimListQuery::default()).await.unwrap_err();
         assert!(matches!(err, Error::Decode { .. }), "{err:?}");
         let err = client.get_usage(&iccid, None, None).await.unwrap_err();
         assert!(matches!(err, Error::Decode { .. }), "{err:?}");
@@ -251,17 +185,11 @@ async fn dropped_connections_are_retried_then_reported() {
     let client = Client::new(cfg).unwrap();
     let iccid = sim.state().sims()[0].iccid.clone();
     client.authenticate().await.unwrap();
-    sim.set_faults(Faults {
-        drop_rate: 1.0,
-        ..Faults::default()
-    });
+    sim.set_faults(Faults { drop_rate: 1.0, ..Faults::default() });
     let err = client.get_sim(&iccid).await.unwrap_err();
     assert!(matches!(err, Error::Connect { .. }), "{err:?}");
     assert_eq!(sim.counters().dropped, 3, "1 try + 2 retries");
-    sim.set_faults(Faults {
-        drop_rate: 0.3,
-        ..Faults::default()
-    });
+    sim.set_faults(Faults { drop_rate: 0.3, ..Faults::default() });
     for _ in 0..10 {
         client.get_sim(&iccid).await.unwrap();
     }
@@ -277,27 +205,14 @@ async fn circuit_breaker_opens_and_recovers() {
     let client = Client::new(cfg).unwrap();
     let iccid = sim.state().sims()[0].iccid.clone();
     client.authenticate().await.unwrap();
-    sim.set_faults(Faults {
-        error_rate: 1.0,
-        ..Faults::default()
-    });
+    sim.set_faults(Faults { error_rate: 1.0, ..Faults::default() });
     for _ in 0..3 {
-        assert!(matches!(
-            client.get_sim(&iccid).await,
-            Err(Error::Upstream { .. })
-        ));
+        assert!(matches!(client.get_sim(&iccid).await, Err(Error::Upstream { .. })));
     }
     assert_eq!(client.breaker_state(), BreakerState::Open);
     let before = sim.counters().requests;
-    assert!(matches!(
-        client.get_sim(&iccid).await,
-        Err(Error::CircuitOpen)
-    ));
-    assert_eq!(
-        sim.counters().requests,
-        before,
-        "fails fast without a request"
-    );
+    assert!(matches!(client.get_sim(&iccid).await, Err(Error::CircuitOpen)));
+    assert_eq!(sim.counters().requests, before, "fails fast without a request");
     sim.set_faults(Faults::default());
     tokio::time::sleep(Duration::from_millis(350)).await;
     assert_eq!(client.breaker_state(), BreakerState::HalfOpen);
@@ -315,10 +230,7 @@ async fn timeouts_are_typed_and_retried() {
     let client = Client::new(cfg).unwrap();
     let iccid = sim.state().sims()[0].iccid.clone();
     client.authenticate().await.unwrap();
-    sim.set_faults(Faults {
-        latency_ms: 400,
-        ..Faults::default()
-    });
+    sim.set_faults(Faults { latency_ms: 400, ..Faults::default() });
     let err = client.get_sim(&iccid).await.unwrap_err();
     assert!(matches!(err, Error::Timeout), "{err:?}");
     assert_eq!(client.metrics().retries, 1);
@@ -332,11 +244,7 @@ async fn connection_refused_is_connect_error() {
     let mut cfg = onence::ClientConfig::new(format!("http://{addr}"), "a", "b");
     cfg.max_retries = 1;
     cfg.backoff_base = Duration::from_millis(1);
-    let err = Client::new(cfg)
-        .unwrap()
-        .list_sims(&SimListQuery::default())
-        .await
-        .unwrap_err();
+    let err = Client::new(cfg).unwrap().list_sims(&SimListQuery::default()).await.unwrap_err();
     assert!(matches!(err, Error::Connect { .. }), "{err:?}");
 }
 
@@ -345,10 +253,7 @@ async fn stream_reports_errors_instead_of_panicking() {
     let sim = common::sim(SimConfig::new(30, 1)).await;
     let client = common::client(&sim);
     client.authenticate().await.unwrap();
-    sim.set_faults(Faults {
-        malformed_rate: 1.0,
-        ..Faults::default()
-    });
+    sim.set_faults(Faults { malformed_rate: 1.0, ..Faults::default() });
     let r: Result<Vec<_>, _> = client.stream_sims(10, 2).try_collect().await;
     assert!(matches!(r, Err(Error::Decode { .. })));
 }

@@ -11,13 +11,8 @@ use serde::Serialize;
 use serde_json::{json, Map, Value};
 
 fn load(file: &str) -> Value {
-    let path = PathBuf::from(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../../shared/1nce-api"
-    ))
-    .join(file);
-    let text = std::fs::read_to_string(&path)
-        .unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
+    let path = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/1nce-api")).join(file);
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
     serde_norway::from_str(&text).unwrap()
 }
 
@@ -31,31 +26,20 @@ fn resolve<'a>(spec: &'a Value, v: &'a Value) -> &'a Value {
 /// An instance of `schema` using the spec's examples, coerced to the declared type.
 fn instance(spec: &Value, schema: &Value, depth: usize) -> Value {
     let schema = resolve(spec, schema);
-    if let Some(first) = schema
-        .get("oneOf")
-        .and_then(Value::as_array)
-        .and_then(|a| a.first())
-    {
+    if let Some(first) = schema.get("oneOf").and_then(Value::as_array).and_then(|a| a.first()) {
         return instance(spec, first, depth + 1);
     }
-    let ty = schema.get("type").and_then(Value::as_str).unwrap_or(
-        if schema.get("properties").is_some() {
-            "object"
-        } else {
-            "string"
-        },
-    );
+    let ty = schema.get("type").and_then(Value::as_str).unwrap_or(if schema.get("properties").is_some() {
+        "object"
+    } else {
+        "string"
+    });
     if ty == "object" {
         if let (Some(ex), true) = (schema.get("example"), schema.get("properties").is_none()) {
             return ex.clone();
         }
         let mut m = Map::new();
-        for (k, p) in schema
-            .get("properties")
-            .and_then(Value::as_object)
-            .into_iter()
-            .flatten()
-        {
+        for (k, p) in schema.get("properties").and_then(Value::as_object).into_iter().flatten() {
             if depth < 8 {
                 m.insert(k.clone(), instance(spec, p, depth + 1));
             }
@@ -74,11 +58,7 @@ fn instance(spec: &Value, schema: &Value, depth: usize) -> Value {
     match (ty, example) {
         ("string", Some(Value::String(s))) => json!(s),
         ("string", Some(Value::Null)) | ("string", None) => {
-            json!(if schema.get("format").is_some() {
-                "2024-01-01T00:00:00Z"
-            } else {
-                "text"
-            })
+            json!(if schema.get("format").is_some() { "2024-01-01T00:00:00Z" } else { "text" })
         }
         ("string", Some(other)) => json!(other.to_string()),
         ("integer", Some(v)) if v.is_i64() || v.is_u64() => v,
@@ -115,9 +95,7 @@ fn covers(want: &Value, got: &Value, at: &str, missing: &mut Vec<String>) {
     }
 }
 
-fn roundtrip<T: DeserializeOwned + Serialize + PartialEq + std::fmt::Debug>(
-    v: &Value,
-) -> Result<Vec<String>, String> {
+fn roundtrip<T: DeserializeOwned + Serialize + PartialEq + std::fmt::Debug>(v: &Value) -> Result<Vec<String>, String> {
     let typed: T = serde_json::from_value(v.clone()).map_err(|e| e.to_string())?;
     let back = serde_json::to_value(&typed).map_err(|e| e.to_string())?;
     let again: T = serde_json::from_value(back.clone()).map_err(|e| e.to_string())?;
@@ -134,59 +112,19 @@ type Check = fn(&Value) -> Result<Vec<String>, String>;
 #[test]
 fn every_schema_maps_field_for_field() {
     let table: Vec<(&str, &str, Check)> = vec![
-        (
-            "authorization.yml",
-            "Bearer_Token_200",
-            roundtrip::<TokenResponse>,
-        ),
-        (
-            "authorization.yml",
-            "Bearer_Token_400",
-            roundtrip::<TokenError>,
-        ),
-        (
-            "sim-management.yml",
-            "SIMExtensionRequest",
-            roundtrip::<SimExtensionRequest>,
-        ),
-        (
-            "sim-management.yml",
-            "AutoTopupRequest",
-            roundtrip::<AutoTopupRequest>,
-        ),
-        (
-            "sim-management.yml",
-            "CellGlobalId",
-            roundtrip::<CellGlobalId>,
-        ),
-        (
-            "sim-management.yml",
-            "Connectivity",
-            roundtrip::<Connectivity>,
-        ),
-        (
-            "sim-management.yml",
-            "ConnectivityInfo",
-            roundtrip::<ConnectivityInfo>,
-        ),
-        (
-            "sim-management.yml",
-            "CurrentLimitData",
-            roundtrip::<CurrentLimit>,
-        ),
-        (
-            "sim-management.yml",
-            "CurrentLimitSMS",
-            roundtrip::<CurrentLimit>,
-        ),
+        ("authorization.yml", "Bearer_Token_200", roundtrip::<TokenResponse>),
+        ("authorization.yml", "Bearer_Token_400", roundtrip::<TokenError>),
+        ("sim-management.yml", "SIMExtensionRequest", roundtrip::<SimExtensionRequest>),
+        ("sim-management.yml", "AutoTopupRequest", roundtrip::<AutoTopupRequest>),
+        ("sim-management.yml", "CellGlobalId", roundtrip::<CellGlobalId>),
+        ("sim-management.yml", "Connectivity", roundtrip::<Connectivity>),
+        ("sim-management.yml", "ConnectivityInfo", roundtrip::<ConnectivityInfo>),
+        ("sim-management.yml", "CurrentLimitData", roundtrip::<CurrentLimit>),
+        ("sim-management.yml", "CurrentLimitSMS", roundtrip::<CurrentLimit>),
         ("sim-management.yml", "Daily", roundtrip::<DailyRecord>),
         ("sim-management.yml", "DailyUsage", roundtrip::<DailyUsage>),
         ("sim-management.yml", "Data", roundtrip::<DataUsage>),
-        (
-            "sim-management.yml",
-            "EventCollection",
-            roundtrip::<EventCollection>,
-        ),
+        ("sim-management.yml", "EventCollection", roundtrip::<EventCollection>),
         ("sim-management.yml", "IccidRange", roundtrip::<IccidRange>),
         ("sim-management.yml", "Location", roundtrip::<Location>),
         ("sim-management.yml", "PdpContext", roundtrip::<PdpContext>),
@@ -195,171 +133,51 @@ fn every_schema_maps_field_for_field() {
         ("sim-management.yml", "SIM_card", roundtrip::<Sim>),
         ("sim-management.yml", "SMSMessage", roundtrip::<SmsMessage>),
         ("sim-management.yml", "SMS-Data", roundtrip::<SmsData>),
-        (
-            "sim-management.yml",
-            "SetLimitsRequest",
-            roundtrip::<SetLimitsRequest>,
-        ),
-        (
-            "sim-management.yml",
-            "SimTransfer",
-            roundtrip::<SimTransfer>,
-        ),
+        ("sim-management.yml", "SetLimitsRequest", roundtrip::<SetLimitsRequest>),
+        ("sim-management.yml", "SimTransfer", roundtrip::<SimTransfer>),
         ("sim-management.yml", "SmsUsage", roundtrip::<SmsUsage>),
         ("sim-management.yml", "SmsStatus", roundtrip::<SmsStatus>),
-        (
-            "sim-management.yml",
-            "Quota_Status",
-            roundtrip::<QuotaStatus>,
-        ),
-        (
-            "sim-management.yml",
-            "SubscriberInfo",
-            roundtrip::<SubscriberInfo>,
-        ),
-        (
-            "sim-management.yml",
-            "TrafficTypeData",
-            roundtrip::<TrafficType>,
-        ),
-        (
-            "sim-management.yml",
-            "TrafficTypeSMS",
-            roundtrip::<TrafficType>,
-        ),
-        (
-            "sim-management.yml",
-            "Type_definition_for_a_SMS",
-            roundtrip::<SmsType>,
-        ),
-        (
-            "sim-management.yml",
-            "Source_Address_Type",
-            roundtrip::<SourceAddressType>,
-        ),
+        ("sim-management.yml", "Quota_Status", roundtrip::<QuotaStatus>),
+        ("sim-management.yml", "SubscriberInfo", roundtrip::<SubscriberInfo>),
+        ("sim-management.yml", "TrafficTypeData", roundtrip::<TrafficType>),
+        ("sim-management.yml", "TrafficTypeSMS", roundtrip::<TrafficType>),
+        ("sim-management.yml", "Type_definition_for_a_SMS", roundtrip::<SmsType>),
+        ("sim-management.yml", "Source_Address_Type", roundtrip::<SourceAddressType>),
         ("sim-management.yml", "UssdInfo", roundtrip::<UssdInfo>),
-        (
-            "sim-management.yml",
-            "Values_for_Limits",
-            roundtrip::<Limits>,
-        ),
-        (
-            "sim-management.yml",
-            "Values_for_a_SIM_update",
-            roundtrip::<SimUpdate>,
-        ),
-        (
-            "sim-management-v2.yml",
-            "SimsSimQuotaStatus",
-            roundtrip::<QuotaStatus>,
-        ),
+        ("sim-management.yml", "Values_for_Limits", roundtrip::<Limits>),
+        ("sim-management.yml", "Values_for_a_SIM_update", roundtrip::<SimUpdate>),
+        ("sim-management-v2.yml", "SimsSimQuotaStatus", roundtrip::<QuotaStatus>),
         ("sim-management-v2.yml", "SimsSim", roundtrip::<SimV2>),
         ("sim-management-v2.yml", "NotFound", roundtrip::<ErrorV2>),
-        (
-            "sim-management-v2.yml",
-            "InternalServerError",
-            roundtrip::<ErrorV2>,
-        ),
+        ("sim-management-v2.yml", "InternalServerError", roundtrip::<ErrorV2>),
         ("sim-management-v2.yml", "BadRequest", roundtrip::<ErrorV2>),
         ("sim-management-v2.yml", "Conflict", roundtrip::<ErrorV2>),
-        (
-            "sim-management-v2.yml",
-            "SimsSimUpdateReq",
-            roundtrip::<SimUpdateV2>,
-        ),
-        (
-            "sim-management-v2.yml",
-            "SimsQuotaStatus",
-            roundtrip::<IdDescription>,
-        ),
+        ("sim-management-v2.yml", "SimsSimUpdateReq", roundtrip::<SimUpdateV2>),
+        ("sim-management-v2.yml", "SimsQuotaStatus", roundtrip::<IdDescription>),
         ("sim-management-v2.yml", "SimsQuota", roundtrip::<QuotaV2>),
-        (
-            "sim-management-v2.yml",
-            "SimsConnectivityStatus",
-            roundtrip::<Described>,
-        ),
-        (
-            "sim-management-v2.yml",
-            "SimsDataTrafficLimitState",
-            roundtrip::<Described>,
-        ),
-        (
-            "sim-management-v2.yml",
-            "SimsLocation",
-            roundtrip::<LocationV2>,
-        ),
-        (
-            "sim-management-v2.yml",
-            "SimsPdpContext",
-            roundtrip::<PdpContextV2>,
-        ),
-        (
-            "sim-management-v2.yml",
-            "SimsConnectivityDetail",
-            roundtrip::<ConnectivityDetail>,
-        ),
+        ("sim-management-v2.yml", "SimsConnectivityStatus", roundtrip::<Described>),
+        ("sim-management-v2.yml", "SimsDataTrafficLimitState", roundtrip::<Described>),
+        ("sim-management-v2.yml", "SimsLocation", roundtrip::<LocationV2>),
+        ("sim-management-v2.yml", "SimsPdpContext", roundtrip::<PdpContextV2>),
+        ("sim-management-v2.yml", "SimsConnectivityDetail", roundtrip::<ConnectivityDetail>),
         ("sim-management-v2.yml", "SimsSms", roundtrip::<SmsV2>),
-        (
-            "sim-management-v2.yml",
-            "SMSSourceAddressType",
-            roundtrip::<SourceAddressType>,
-        ),
-        (
-            "sim-management-v2.yml",
-            "SMSMessage",
-            roundtrip::<SmsMessageV2>,
-        ),
-        (
-            "sim-management-v2.yml",
-            "EndpointCreateSmsResponse",
-            roundtrip::<CreateSmsResponse>,
-        ),
-        (
-            "sim-management-v2.yml",
-            "DeleteItemResponse",
-            roundtrip::<DeleteItemResponse>,
-        ),
+        ("sim-management-v2.yml", "SMSSourceAddressType", roundtrip::<SourceAddressType>),
+        ("sim-management-v2.yml", "SMSMessage", roundtrip::<SmsMessageV2>),
+        ("sim-management-v2.yml", "EndpointCreateSmsResponse", roundtrip::<CreateSmsResponse>),
+        ("sim-management-v2.yml", "DeleteItemResponse", roundtrip::<DeleteItemResponse>),
         ("sim-management-v2.yml", "Event", roundtrip::<EventV2>),
-        (
-            "order-management.yml",
-            "Additional_Order",
-            roundtrip::<AdditionalOrder>,
-        ),
-        (
-            "order-management.yml",
-            "DeliveryAddress",
-            roundtrip::<DeliveryAddress>,
-        ),
+        ("order-management.yml", "Additional_Order", roundtrip::<AdditionalOrder>),
+        ("order-management.yml", "DeliveryAddress", roundtrip::<DeliveryAddress>),
         ("order-management.yml", "Link", roundtrip::<Link>),
         ("order-management.yml", "Order", roundtrip::<Order>),
-        (
-            "order-management.yml",
-            "Ordered_product",
-            roundtrip::<OrderedProduct>,
-        ),
-        (
-            "order-management.yml",
-            "Product_information",
-            roundtrip::<ProductInformation>,
-        ),
+        ("order-management.yml", "Ordered_product", roundtrip::<OrderedProduct>),
+        ("order-management.yml", "Product_information", roundtrip::<ProductInformation>),
         ("order-management.yml", "SIM", roundtrip::<OrderSim>),
         ("product-information.yml", "Charge", roundtrip::<Charge>),
         ("product-information.yml", "Product", roundtrip::<Product>),
-        (
-            "support-management.yml",
-            "Communication",
-            roundtrip::<Communication>,
-        ),
-        (
-            "support-management.yml",
-            "ManagementApiServiceRequest",
-            roundtrip::<NewServiceRequest>,
-        ),
-        (
-            "support-management.yml",
-            "Service_request",
-            roundtrip::<ServiceRequest>,
-        ),
+        ("support-management.yml", "Communication", roundtrip::<Communication>),
+        ("support-management.yml", "ManagementApiServiceRequest", roundtrip::<NewServiceRequest>),
+        ("support-management.yml", "Service_request", roundtrip::<ServiceRequest>),
     ];
     // Schemas only reachable through v2 Event.detail (a oneOf kept as raw JSON).
     let raw_json = [
@@ -384,9 +202,7 @@ fn every_schema_maps_field_for_field() {
     ] {
         let spec = load(file);
         for name in spec["components"]["schemas"].as_object().unwrap().keys() {
-            if !table.iter().any(|(f, n, _)| *f == file && n == name)
-                && !raw_json.contains(&name.as_str())
-            {
+            if !table.iter().any(|(f, n, _)| *f == file && n == name) && !raw_json.contains(&name.as_str()) {
                 problems.push(format!("{file}: schema {name} has no model"));
             }
         }
@@ -412,16 +228,12 @@ fn every_schema_maps_field_for_field() {
 #[test]
 fn documented_examples_decode() {
     let auth = load("authorization.yml");
-    let ok = &auth["paths"]["/oauth/token"]["post"]["responses"]["200"]["content"]
-        ["application/json"]["examples"]["Success"]["value"];
+    let ok = &auth["paths"]["/oauth/token"]["post"]["responses"]["200"]["content"]["application/json"]["examples"]
+        ["Success"]["value"];
     let t: TokenResponse = serde_json::from_value(ok.clone()).unwrap();
-    assert_eq!(
-        (t.user_id.as_deref(), t.scope.as_deref(), t.expires_in),
-        (Some("user"), Some("all"), Some(3600))
-    );
+    assert_eq!((t.user_id.as_deref(), t.scope.as_deref(), t.expires_in), (Some("user"), Some("all"), Some(3600)));
     assert!(!format!("{t:?}").contains("eyJ"), "token redacted in Debug");
-    for (_, ex) in auth["paths"]["/oauth/token"]["post"]["responses"]["400"]["content"]
-        ["application/json"]["examples"]
+    for (_, ex) in auth["paths"]["/oauth/token"]["post"]["responses"]["400"]["content"]["application/json"]["examples"]
         .as_object()
         .unwrap()
     {
@@ -430,13 +242,11 @@ fn documented_examples_decode() {
         assert!(e.error_code.is_some());
     }
     let v1 = load("sim-management.yml");
-    let topup400 = &v1["paths"]["/v1/sims/{iccid}/topup"]["post"]["responses"]["400"]["content"]
-        ["application/json"]["examples"]["Invalid Payment Method"]["value"];
+    let topup400 = &v1["paths"]["/v1/sims/{iccid}/topup"]["post"]["responses"]["400"]["content"]["application/json"]
+        ["examples"]["Invalid Payment Method"]["value"];
     assert_eq!(topup400["message"], "Payment method used is not valid.");
     let v2 = load("sim-management-v2.yml");
-    let q: QuotaV2 =
-        serde_json::from_value(v2["components"]["schemas"]["EndpointQuota"]["example"].clone())
-            .unwrap();
+    let q: QuotaV2 = serde_json::from_value(v2["components"]["schemas"]["EndpointQuota"]["example"].clone()).unwrap();
     assert_eq!(q.volume_bytes().unwrap().unwrap(), 100_139_008); // 95.5 MB × 1,048,576
 }
 

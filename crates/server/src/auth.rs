@@ -101,7 +101,16 @@ pub async fn authenticate(State(state): State<AppState>, mut req: Request, next:
         (None, Some(AuditActor(name))) => (Some(name.clone()), None),
         (None, None) => (None, None),
     };
-    let entry = NewAuditEntry { actor, role, method, path, route, status: i32::from(response.status().as_u16()), ip, request_id };
+    let entry = NewAuditEntry {
+        actor,
+        role,
+        method,
+        path,
+        route,
+        status: i32::from(response.status().as_u16()),
+        ip,
+        request_id,
+    };
     if let Err(e) = state.store.append_audit(&entry).await {
         // The change itself is done; losing its audit row must not go unnoticed.
         tracing::error!(error = %e, path = %entry.path, "could not write audit row");

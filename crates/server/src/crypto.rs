@@ -41,7 +41,10 @@ impl SecretBox {
     pub fn seal(&self, plaintext: &str) -> String {
         let mut nonce = [0u8; 12];
         rand::thread_rng().fill_bytes(&mut nonce);
-        let ct = self.cipher.encrypt(Nonce::from_slice(&nonce), plaintext.as_bytes()).expect("AES-GCM encryption cannot fail");
+        let ct = self
+            .cipher
+            .encrypt(Nonce::from_slice(&nonce), plaintext.as_bytes())
+            .expect("AES-GCM encryption cannot fail");
         let mut blob = nonce.to_vec();
         blob.extend(ct);
         format!("{SEAL_VERSION}:{}", STANDARD.encode(blob))
@@ -64,14 +67,18 @@ impl SecretBox {
 
 /// A purpose-bound 256-bit key: HMAC-SHA256(master key, purpose).
 pub fn derive_key(master_key: &SecretString, purpose: &[u8]) -> [u8; 32] {
-    let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(master_key.expose_secret().as_bytes()).expect("HMAC takes any key length");
+    let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(master_key.expose_secret().as_bytes())
+        .expect("HMAC takes any key length");
     mac.update(purpose);
     mac.finalize().into_bytes().into()
 }
 
 pub fn hash_password(password: &str) -> anyhow::Result<String> {
     let salt = SaltString::generate(&mut argon2::password_hash::rand_core::OsRng);
-    Ok(Argon2::default().hash_password(password.as_bytes(), &salt).map_err(|e| anyhow!("hashing failed: {e}"))?.to_string())
+    Ok(Argon2::default()
+        .hash_password(password.as_bytes(), &salt)
+        .map_err(|e| anyhow!("hashing failed: {e}"))?
+        .to_string())
 }
 
 pub fn verify_password(password: &str, phc: &str) -> bool {

@@ -46,11 +46,20 @@ pub enum ApiError {
     Unauthorized(String),
     Forbidden(String),
     NotFound(String),
-    Conflict { detail: String, field: Option<String> },
+    Conflict {
+        detail: String,
+        field: Option<String>,
+    },
     Transition(simfleet_domain::TransitionError),
     /// Input valid on its own but not in the current state of things.
-    Unprocessable { detail: String, field: Option<String> },
-    TooManyRequests { detail: String, retry_after_secs: u64 },
+    Unprocessable {
+        detail: String,
+        field: Option<String>,
+    },
+    TooManyRequests {
+        detail: String,
+        retry_after_secs: u64,
+    },
     PayloadTooLarge,
     Unavailable(String),
     Internal(anyhow::Error),
@@ -146,7 +155,9 @@ impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
         match e {
             StoreError::NotFound(what) => ApiError::NotFound(format!("{what} not found")),
-            StoreError::Conflict { field, message } => ApiError::Conflict { detail: message, field: field.map(Into::into) },
+            StoreError::Conflict { field, message } => {
+                ApiError::Conflict { detail: message, field: field.map(Into::into) }
+            }
             StoreError::Rule(RuleViolation::Transition(t)) => ApiError::Transition(t),
             StoreError::Rule(RuleViolation::Precondition { field, message }) => {
                 ApiError::Unprocessable { detail: message, field: field.map(Into::into) }
@@ -174,7 +185,12 @@ impl Validator {
     }
 
     /// Runs `parse` on a present value, recording its error under `field`.
-    pub fn check<T, E: std::fmt::Display>(&mut self, field: &str, value: Option<&str>, parse: impl Fn(&str) -> Result<T, E>) -> Option<T> {
+    pub fn check<T, E: std::fmt::Display>(
+        &mut self,
+        field: &str,
+        value: Option<&str>,
+        parse: impl Fn(&str) -> Result<T, E>,
+    ) -> Option<T> {
         match value.map(&parse) {
             Some(Ok(v)) => Some(v),
             Some(Err(e)) => {

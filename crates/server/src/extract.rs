@@ -65,9 +65,10 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for Query<T> {
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
         match axum::extract::Query::<T>::from_request_parts(parts, state).await {
             Ok(axum::extract::Query(v)) => Ok(Query(v)),
-            Err(QueryRejection::FailedToDeserializeQueryString(e)) => {
-                Err(ApiError::BadRequest(format!("invalid query parameters: {}", source_text(&e).trim_start_matches("invalid JSON body: "))))
-            }
+            Err(QueryRejection::FailedToDeserializeQueryString(e)) => Err(ApiError::BadRequest(format!(
+                "invalid query parameters: {}",
+                source_text(&e).trim_start_matches("invalid JSON body: ")
+            ))),
             Err(other) => Err(ApiError::BadRequest(other.body_text())),
         }
     }

@@ -52,7 +52,8 @@ pub fn router(state: AppState) -> Router {
         .layer(middleware::from_fn_with_state(state.clone(), auth::authenticate))
         .layer(DefaultBodyLimit::max(body_limit));
     // Serves the document at /api/v1/openapi.json and the (vendored, offline) reference page.
-    let docs: Router<AppState> = Router::from(SwaggerUi::new("/api/docs").url("/api/v1/openapi.json", doc)).with_state(());
+    let docs: Router<AppState> =
+        Router::from(SwaggerUi::new("/api/docs").url("/api/v1/openapi.json", doc)).with_state(());
     Router::new()
         .route("/health/live", get(health::live))
         .route("/health/ready", get(health::ready))
@@ -73,5 +74,7 @@ pub async fn serve(
     router: Router,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>()).with_graceful_shutdown(shutdown).await
+    axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>())
+        .with_graceful_shutdown(shutdown)
+        .await
 }

@@ -15,7 +15,9 @@ async fn sim_in(app: &TestApp, n: u64, status: SimStatus, customer: i64) -> Stri
         SimStatus::Available => &[],
         SimStatus::Reserved => &[("reserve", json!({ "customer_id": customer }))],
         SimStatus::Active => &[("reserve", json!({ "customer_id": customer })), ("activate", json!({}))],
-        SimStatus::Suspended => &[("reserve", json!({ "customer_id": customer })), ("activate", json!({})), ("suspend", json!({}))],
+        SimStatus::Suspended => {
+            &[("reserve", json!({ "customer_id": customer })), ("activate", json!({})), ("suspend", json!({}))]
+        }
         SimStatus::LostStolen => &[("report-lost", json!({}))],
         SimStatus::Terminated => &[("terminate", json!({}))],
     };
@@ -174,7 +176,10 @@ async fn role_route_matrix(app: &TestApp) {
                 assert_eq!(status, StatusCode::FORBIDDEN, "{method} {path} as {role}: {res}");
                 assert_eq!(res["type"], "https://simfleet.dev/problems/forbidden");
             } else {
-                assert!(status != StatusCode::FORBIDDEN && status != StatusCode::UNAUTHORIZED, "{method} {path} as {role}: {status} {res}");
+                assert!(
+                    status != StatusCode::FORBIDDEN && status != StatusCode::UNAUTHORIZED,
+                    "{method} {path} as {role}: {status} {res}"
+                );
             }
         }
     }
@@ -217,7 +222,10 @@ async fn invalid_identifiers_get_field_errors(app: &TestApp) {
         assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}: {res}");
         assert_eq!(res["type"], "https://simfleet.dev/problems/validation");
         let errors = res["errors"].as_array().unwrap();
-        assert!(errors.iter().any(|e| e["field"] == field && e["message"].as_str().unwrap().contains(text)), "{body}: {res}");
+        assert!(
+            errors.iter().any(|e| e["field"] == field && e["message"].as_str().unwrap().contains(text)),
+            "{body}: {res}"
+        );
     }
     // Several bad fields are reported together.
     let (_, res) = app.post("/api/v1/sims", &app.operator, json!({ "iccid": "1", "imsi": "x", "imei": "1" })).await;
@@ -232,10 +240,17 @@ async fn duplicates_are_conflicts(app: &TestApp) {
     let (status, res) = app.post("/api/v1/sims", &app.operator, json!({ "iccid": iccid(1) })).await;
     assert_eq!(status, StatusCode::CONFLICT, "{res}");
     assert_eq!(res["errors"][0]["field"], "iccid");
-    let (status, res) = app.post("/api/v1/sims", &app.operator, json!({ "iccid": iccid(2), "msisdn": "491510000001" })).await;
+    let (status, res) =
+        app.post("/api/v1/sims", &app.operator, json!({ "iccid": iccid(2), "msisdn": "491510000001" })).await;
     assert_eq!(status, StatusCode::CONFLICT, "{res}");
     assert_eq!(res["errors"][0]["field"], "msisdn");
-    let (status, res) = app.patch(&format!("/api/v1/sims/{}", app.sim(3, json!({})).await), &app.operator, json!({ "msisdn": "491510000001" })).await;
+    let (status, res) = app
+        .patch(
+            &format!("/api/v1/sims/{}", app.sim(3, json!({})).await),
+            &app.operator,
+            json!({ "msisdn": "491510000001" }),
+        )
+        .await;
     assert_eq!(status, StatusCode::CONFLICT, "{res}");
 }
 
@@ -292,7 +307,10 @@ async fn api_keys_work_until_revoked(app: &TestApp) {
     assert!(secret.starts_with("sfk_"));
     let (status, me) = app.get("/api/v1/auth/me", &secret).await;
     assert_eq!(status, StatusCode::OK);
-    assert_eq!((me["username"].as_str(), me["role"].as_str(), me["api_key"].as_str()), (Some("operator"), Some("viewer"), Some("ci")));
+    assert_eq!(
+        (me["username"].as_str(), me["role"].as_str(), me["api_key"].as_str()),
+        (Some("operator"), Some("viewer"), Some("ci"))
+    );
     let (status, _) = app.post("/api/v1/customers", &secret, json!({ "name": "x" })).await;
     assert_eq!(status, StatusCode::FORBIDDEN, "the key's role, not the owner's, applies");
     let (_, list) = app.get("/api/v1/api-keys", &app.operator).await;
@@ -317,11 +335,14 @@ async fn login_logout_and_throttling(app: &TestApp) {
     let (status, _) = app.get("/api/v1/auth/me", &token).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
 
-    let attempt = |password: &'static str| app.call(Method::POST, "/api/v1/auth/login", None, Some(json!({ "username": "viewer", "password": password })));
+    let attempt = |password: &'static str| {
+        app.call(Method::POST, "/api/v1/auth/login", None, Some(json!({ "username": "viewer", "password": password })))
+    };
     let (status, res) = attempt("wrong").await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
     assert_eq!(res["detail"], "invalid username or password");
-    let (status, _) = app.call(Method::POST, "/api/v1/auth/login", None, Some(json!({ "username": "ghost", "password": "x" }))).await;
+    let (status, _) =
+        app.call(Method::POST, "/api/v1/auth/login", None, Some(json!({ "username": "ghost", "password": "x" }))).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED, "unknown users look the same");
     attempt("wrong").await;
     attempt("wrong").await; // the third failure locks (the test app allows 3)
@@ -338,7 +359,14 @@ async fn login_logout_and_throttling(app: &TestApp) {
     // An admin lifts the lock by resetting the password.
     let (status, _) = app.patch("/api/v1/users/viewer", &app.admin, json!({ "password": "a brand new secret" })).await;
     assert_eq!(status, StatusCode::OK);
-    let (status, _) = app.call(Method::POST, "/api/v1/auth/login", None, Some(json!({ "username": "viewer", "password": "a brand new secret" }))).await;
+    let (status, _) = app
+        .call(
+            Method::POST,
+            "/api/v1/auth/login",
+            None,
+            Some(json!({ "username": "viewer", "password": "a brand new secret" })),
+        )
+        .await;
     assert_eq!(status, StatusCode::OK);
 }
 
@@ -367,7 +395,9 @@ async fn list_filters_search_and_cursor(app: &TestApp) {
     }
     let expected: Vec<String> = (0..30).filter(|n| n % 2 == 0).map(iccid).collect();
     assert_eq!(seen, expected);
-    let count = |q: &'static str| async move { app.get(&format!("/api/v1/sims?count=true&{q}"), &app.viewer).await.1["total"].as_i64().unwrap() };
+    let count = |q: &'static str| async move {
+        app.get(&format!("/api/v1/sims?count=true&{q}"), &app.viewer).await.1["total"].as_i64().unwrap()
+    };
     assert_eq!(count("tag=north").await, 10);
     assert_eq!(count("q=meter%201").await, 10);
     assert_eq!(count("customer_id=1&status=AVAILABLE").await, 10);
@@ -378,29 +408,52 @@ async fn list_filters_search_and_cursor(app: &TestApp) {
     assert_eq!(detail["sims"].as_array().unwrap().len(), 10);
 
     // Bulk update: all or nothing.
-    let (status, res) = app.post("/api/v1/sims/bulk", &app.operator, json!({ "iccids": [iccid(1), iccid(2)], "changes": { "tags": ["south"] } })).await;
+    let (status, res) = app
+        .post(
+            "/api/v1/sims/bulk",
+            &app.operator,
+            json!({ "iccids": [iccid(1), iccid(2)], "changes": { "tags": ["south"] } }),
+        )
+        .await;
     assert_eq!((status, res["updated"].as_i64()), (StatusCode::OK, Some(2)));
-    let (status, _) = app.post("/api/v1/sims/bulk", &app.operator, json!({ "iccids": [iccid(3), iccid(999)], "changes": { "tags": ["west"] } })).await;
+    let (status, _) = app
+        .post(
+            "/api/v1/sims/bulk",
+            &app.operator,
+            json!({ "iccids": [iccid(3), iccid(999)], "changes": { "tags": ["west"] } }),
+        )
+        .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(count("tag=west").await, 0);
 }
 
 async fn reference_data_crud(app: &TestApp) {
-    let (status, plan) = app.post("/api/v1/tariff-plans", &app.admin, json!({ "name": "IoT 1GB", "monthly_price": "2.5", "type": "data_only" })).await;
+    let (status, plan) = app
+        .post(
+            "/api/v1/tariff-plans",
+            &app.admin,
+            json!({ "name": "IoT 1GB", "monthly_price": "2.5", "type": "data_only" }),
+        )
+        .await;
     assert_eq!(status, StatusCode::CREATED, "{plan}");
     assert_eq!(plan["monthly_price"], "2.50");
     assert_eq!(plan["currency"], "EUR");
     let plan_id = plan["id"].as_i64().unwrap();
-    let (status, res) = app.post("/api/v1/tariff-plans", &app.admin, json!({ "name": "Bad", "monthly_price": "1.23456" })).await;
+    let (status, res) =
+        app.post("/api/v1/tariff-plans", &app.admin, json!({ "name": "Bad", "monthly_price": "1.23456" })).await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(res["errors"][0]["field"], "monthly_price");
-    let (_, plan) = app.patch(&format!("/api/v1/tariff-plans/{plan_id}"), &app.admin, json!({ "monthly_price": "3.00" })).await;
+    let (_, plan) =
+        app.patch(&format!("/api/v1/tariff-plans/{plan_id}"), &app.admin, json!({ "monthly_price": "3.00" })).await;
     assert_eq!((plan["monthly_price"].as_str(), plan["name"].as_str()), (Some("3.00"), Some("IoT 1GB")));
 
     let customer = app.customer("Umbrella").await;
-    let (status, res) = app.patch(&format!("/api/v1/customers/{customer}"), &app.operator, json!({ "email": "not-an-email" })).await;
+    let (status, res) =
+        app.patch(&format!("/api/v1/customers/{customer}"), &app.operator, json!({ "email": "not-an-email" })).await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{res}");
-    let (_, c) = app.patch(&format!("/api/v1/customers/{customer}"), &app.operator, json!({ "email": "ops@umbrella.example" })).await;
+    let (_, c) = app
+        .patch(&format!("/api/v1/customers/{customer}"), &app.operator, json!({ "email": "ops@umbrella.example" }))
+        .await;
     assert_eq!(c["email"], "ops@umbrella.example");
     let (_, found) = app.get("/api/v1/customers?q=UMBREL", &app.viewer).await;
     assert_eq!(found["items"].as_array().unwrap().len(), 1);
@@ -410,22 +463,32 @@ async fn reference_data_crud(app: &TestApp) {
     assert_eq!(status, StatusCode::CONFLICT, "{res}");
     let (status, _) = app.delete(&format!("/api/v1/tariff-plans/{plan_id}"), &app.admin).await;
     assert_eq!(status, StatusCode::CONFLICT);
-    let (status, res) = app.post("/api/v1/sims", &app.operator, json!({ "iccid": iccid(2), "customer_id": 424242 })).await;
+    let (status, res) =
+        app.post("/api/v1/sims", &app.operator, json!({ "iccid": iccid(2), "customer_id": 424242 })).await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(res["errors"][0]["field"], "customer_id");
 
     // Activation codes: consumed once, expired ones refused.
     let (status, code) = app.post("/api/v1/activation-codes", &app.operator, json!({ "code": "WELCOME-1" })).await;
     assert_eq!(status, StatusCode::CREATED, "{code}");
-    app.post("/api/v1/activation-codes", &app.operator, json!({ "code": "OLD-CODE", "expires_at": "2020-01-01T00:00:00Z" })).await;
+    app.post(
+        "/api/v1/activation-codes",
+        &app.operator,
+        json!({ "code": "OLD-CODE", "expires_at": "2020-01-01T00:00:00Z" }),
+    )
+    .await;
     let (status, _) = app.post("/api/v1/activation-codes", &app.operator, json!({ "code": "WELCOME-1" })).await;
     assert_eq!(status, StatusCode::CONFLICT);
     app.post(&format!("/api/v1/sims/{sim}/reserve"), &app.operator, json!({})).await;
-    let (status, res) = app.post(&format!("/api/v1/sims/{sim}/activate"), &app.operator, json!({ "activation_code": "OLD-CODE" })).await;
+    let (status, res) = app
+        .post(&format!("/api/v1/sims/{sim}/activate"), &app.operator, json!({ "activation_code": "OLD-CODE" }))
+        .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(res["errors"][0]["field"], "activation_code");
     assert!(res["detail"].as_str().unwrap().contains("expired"));
-    let (status, activated) = app.post(&format!("/api/v1/sims/{sim}/activate"), &app.operator, json!({ "activation_code": "WELCOME-1" })).await;
+    let (status, activated) = app
+        .post(&format!("/api/v1/sims/{sim}/activate"), &app.operator, json!({ "activation_code": "WELCOME-1" }))
+        .await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(activated["activation_code"], "WELCOME-1");
     let (_, used) = app.get("/api/v1/activation-codes?status=USED", &app.viewer).await;

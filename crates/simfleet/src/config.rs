@@ -52,13 +52,17 @@ impl Config {
     pub fn load(args: Args) -> anyhow::Result<Config> {
         let file = match &args.config {
             Some(path) => {
-                let text = std::fs::read_to_string(path).with_context(|| format!("cannot read config file {}", path.display()))?;
+                let text = std::fs::read_to_string(path)
+                    .with_context(|| format!("cannot read config file {}", path.display()))?;
                 toml::from_str(&text).with_context(|| format!("invalid config file {}", path.display()))?
             }
             None => FileConfig::default(),
         };
         let database_url = args.database_url.or(file.database_url).unwrap_or_else(|| DEFAULT_DATABASE_URL.into());
-        if !(database_url.starts_with("sqlite:") || database_url.starts_with("postgres:") || database_url.starts_with("postgresql:")) {
+        if !(database_url.starts_with("sqlite:")
+            || database_url.starts_with("postgres:")
+            || database_url.starts_with("postgresql:"))
+        {
             bail!("SIMFLEET_DATABASE_URL must start with sqlite:// or postgres://");
         }
         let listen = args.listen.or(file.listen).unwrap_or_else(|| DEFAULT_LISTEN.into());
@@ -70,7 +74,11 @@ impl Config {
         if db_max_connections == 0 {
             bail!("SIMFLEET_DB_MAX_CONNECTIONS must be at least 1");
         }
-        let secret_key = std::env::var("SIMFLEET_SECRET_KEY").ok().filter(|k| !k.is_empty()).or(file.secret_key).map(SecretString::from);
+        let secret_key = std::env::var("SIMFLEET_SECRET_KEY")
+            .ok()
+            .filter(|k| !k.is_empty())
+            .or(file.secret_key)
+            .map(SecretString::from);
         Ok(Config { database_url, listen, data_dir, db_max_connections, secret_key })
     }
 
@@ -100,7 +108,8 @@ impl Config {
             }
             return Ok(SecretString::from(key));
         }
-        std::fs::create_dir_all(&self.data_dir).with_context(|| format!("cannot create {}", self.data_dir.display()))?;
+        std::fs::create_dir_all(&self.data_dir)
+            .with_context(|| format!("cannot create {}", self.data_dir.display()))?;
         let key = simfleet_server::crypto::generate_master_key();
         write_private(&path, &key)?;
         tracing::info!(path = %path.display(), "generated a new secret key; back it up: PIN/PUK cannot be read without it");

@@ -116,7 +116,9 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     let store = open_store(&config).await?;
     let secret_key = config.secret_key()?;
     let app = simfleet_server::App::new(store.clone(), SecretBox::new(&secret_key), config.app_config())?;
-    let listener = tokio::net::TcpListener::bind(&config.listen).await.with_context(|| format!("cannot listen on {}", config.listen))?;
+    let listener = tokio::net::TcpListener::bind(&config.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", config.listen))?;
     let addr = listener.local_addr()?;
     if store.count_users().await? == 0 {
         tracing::warn!("no users yet: create one with `simfleet user create --username admin --role admin`");

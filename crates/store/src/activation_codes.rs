@@ -50,7 +50,11 @@ impl CodeRow {
 
 impl Store {
     /// Codes in creation order, optionally only those with the given effective status.
-    pub async fn list_activation_codes(&self, status: Option<CodeStatus>, page: PageRequest<'_>) -> StoreResult<Page<ActivationCode>> {
+    pub async fn list_activation_codes(
+        &self,
+        status: Option<CodeStatus>,
+        page: PageRequest<'_>,
+    ) -> StoreResult<Page<ActivationCode>> {
         let now = crate::now();
         let mut sql = Sql::new(format!("SELECT {COLUMNS} WHERE 1=1"));
         match status {
@@ -68,7 +72,11 @@ impl Store {
             None => {}
         }
         let rows: Page<CodeRow> = self.id_page(sql, "a", false, page).await?;
-        Ok(Page { items: rows.items.into_iter().map(|r| r.into_code(now)).collect(), next_cursor: rows.next_cursor, total: rows.total })
+        Ok(Page {
+            items: rows.items.into_iter().map(|r| r.into_code(now)).collect(),
+            next_cursor: rows.next_cursor,
+            total: rows.total,
+        })
     }
 
     pub async fn get_activation_code(&self, id: i64) -> StoreResult<ActivationCode> {
@@ -118,7 +126,10 @@ impl Store {
     pub async fn delete_activation_code(&self, id: i64) -> StoreResult<()> {
         let code = self.get_activation_code(id).await?;
         if let Some(iccid) = code.iccid {
-            return Err(StoreError::Conflict { field: None, message: format!("activation code {id} is linked to SIM {iccid}") });
+            return Err(StoreError::Conflict {
+                field: None,
+                message: format!("activation code {id} is linked to SIM {iccid}"),
+            });
         }
         self.write(Sql::with("DELETE FROM activation_codes WHERE id = $1", vec![id.into()])).await?;
         Ok(())

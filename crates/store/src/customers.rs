@@ -28,7 +28,8 @@ impl Store {
 
     pub async fn get_customer(&self, id: i64) -> StoreResult<Customer> {
         let sql = format!("SELECT {COLUMNS} FROM customers c WHERE c.id = $1");
-        with_db!(self, c => sqlx::query_as(&sql).bind(id).fetch_optional(c).await)?.ok_or(StoreError::NotFound("customer"))
+        with_db!(self, c => sqlx::query_as(&sql).bind(id).fetch_optional(c).await)?
+            .ok_or(StoreError::NotFound("customer"))
     }
 
     pub async fn create_customer(&self, input: &CustomerInput) -> StoreResult<Customer> {
@@ -50,7 +51,13 @@ impl Store {
     pub async fn update_customer(&self, id: i64, input: &CustomerInput) -> StoreResult<Customer> {
         let sql = Sql::with(
             "UPDATE customers SET name = $1, email = $2, phone = $3, updated_at = $4 WHERE id = $5",
-            vec![input.name.clone().into(), input.email.clone().into(), input.phone.clone().into(), crate::now().into(), id.into()],
+            vec![
+                input.name.clone().into(),
+                input.email.clone().into(),
+                input.phone.clone().into(),
+                crate::now().into(),
+                id.into(),
+            ],
         );
         if self.write(sql).await? == 0 {
             return Err(StoreError::NotFound("customer"));

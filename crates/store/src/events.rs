@@ -52,7 +52,8 @@ pub(crate) async fn insert_events_for(
         return Ok(());
     }
     for chunk in sims.chunks(4000) {
-        let mut sql = Sql::new("INSERT INTO sim_events (sim_id, kind, old_status, new_status, note, actor, created_at) VALUES ");
+        let mut sql =
+            Sql::new("INSERT INTO sim_events (sim_id, kind, old_status, new_status, note, actor, created_at) VALUES ");
         let (k, n, a, t) = (sql.arg(kind.as_str()), note.map(|n| sql.arg(n)), sql.arg(actor), sql.arg(now));
         let n = n.unwrap_or_else(|| "NULL".into());
         let values: Vec<String> = chunk
@@ -90,7 +91,8 @@ pub(crate) async fn list_events(store: &Store, sim_id: i64, page: PageRequest<'_
     let p = sql.arg(sim_id);
     sql.push(&p);
     if let Some(raw) = page.cursor {
-        let cursor = Cursor::decode(raw).ok_or_else(|| StoreError::precondition(Some("cursor"), "is not a cursor returned by this list"))?;
+        let cursor = Cursor::decode(raw)
+            .ok_or_else(|| StoreError::precondition(Some("cursor"), "is not a cursor returned by this list"))?;
         let p = sql.arg(cursor.id);
         sql.push(&format!(" AND e.id < {p}"));
     }
@@ -102,7 +104,9 @@ pub(crate) async fn list_events(store: &Store, sim_id: i64, page: PageRequest<'_
     rows.truncate(limit as usize);
     let next_cursor = if more { rows.last().map(|r| Cursor { key: String::new(), id: r.id }.encode()) } else { None };
     let total = if page.with_total {
-        Some(with_db!(store, c => sqlx::query_scalar("SELECT COUNT(*) FROM sim_events WHERE sim_id = $1").bind(sim_id).fetch_one(c).await)?)
+        Some(
+            with_db!(store, c => sqlx::query_scalar("SELECT COUNT(*) FROM sim_events WHERE sim_id = $1").bind(sim_id).fetch_one(c).await)?,
+        )
     } else {
         None
     };

@@ -16,20 +16,20 @@ mod db;
 mod error;
 mod events;
 mod lifecycle;
-mod paging;
 pub mod model;
-#[cfg(feature = "testing")]
-pub mod testing;
+mod paging;
 mod sims;
 mod sql;
 mod stats;
 mod tariffs;
+#[cfg(feature = "testing")]
+pub mod testing;
 mod users;
 
 pub use audit::AuditFilter;
 pub use db::{Dialect, Store, StoreOptions, Tx};
-pub use lifecycle::ActionRequest;
 pub use error::{RuleViolation, StoreError, StoreResult};
+pub use lifecycle::ActionRequest;
 pub use model::*;
 pub use sql::Cursor;
 pub use stats::bucket_start;
@@ -38,7 +38,5 @@ pub use stats::bucket_start;
 /// timestamp read back compares equal to the one written.
 pub fn now() -> chrono::DateTime<chrono::Utc> {
     use chrono::{DurationRound, TimeDelta};
-    chrono::Utc::now()
-        .duration_trunc(TimeDelta::microseconds(1))
-        .expect("microsecond truncation cannot overflow")
+    chrono::Utc::now().duration_trunc(TimeDelta::microseconds(1)).expect("microsecond truncation cannot overflow")
 }

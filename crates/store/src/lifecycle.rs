@@ -83,7 +83,13 @@ impl Store {
 
     /// Moves the MSISDN, customer and tariff plan of `old_iccid` to the AVAILABLE card
     /// `new_iccid` and terminates the old card, atomically. Returns (old, new).
-    pub async fn swap_sim(&self, old_iccid: &str, new_iccid: &str, note: Option<&str>, actor: &str) -> StoreResult<(Sim, Sim)> {
+    pub async fn swap_sim(
+        &self,
+        old_iccid: &str,
+        new_iccid: &str,
+        note: Option<&str>,
+        actor: &str,
+    ) -> StoreResult<(Sim, Sim)> {
         if old_iccid == new_iccid {
             return Err(StoreError::precondition(Some("new_iccid"), "must be a different SIM"));
         }
@@ -105,9 +111,19 @@ impl Store {
         let now = crate::now();
         let successor = swap_successor_status(old.status);
         // The old card gives up its MSISDN first: MSISDNs are unique.
-        set_status(&mut tx, old.id, old.status, SimStatus::Terminated, old.customer_id, old.tariff_plan_id, None, now).await?;
-        set_status(&mut tx, new.id, new.status, successor, old.customer_id, old.tariff_plan_id, old.msisdn.as_deref(), now)
+        set_status(&mut tx, old.id, old.status, SimStatus::Terminated, old.customer_id, old.tariff_plan_id, None, now)
             .await?;
+        set_status(
+            &mut tx,
+            new.id,
+            new.status,
+            successor,
+            old.customer_id,
+            old.tariff_plan_id,
+            old.msisdn.as_deref(),
+            now,
+        )
+        .await?;
         let note_for = |text: String| Some(note.map(|n| format!("{text}: {n}")).unwrap_or(text));
         insert_event(
             &mut tx,
@@ -171,7 +187,10 @@ async fn set_status(
     .await
     .map(|r| r.rows_affected()))?;
     if done != 1 {
-        return Err(StoreError::Conflict { field: Some("status"), message: "the SIM was changed concurrently; try again".into() });
+        return Err(StoreError::Conflict {
+            field: Some("status"),
+            message: "the SIM was changed concurrently; try again".into(),
+        });
     }
     Ok(())
 }
@@ -185,10 +204,13 @@ async fn require_exists(tx: &mut Tx, table: &str, id: i64, field: &'static str, 
     Ok(())
 }
 
+/// id, status, expiry, linked SIM.
+type CodeRow = (i64, String, Option<DateTime<Utc>>, Option<i64>);
+
 async fn consume_code(tx: &mut Tx, code: &str, sim_id: i64, now: DateTime<Utc>) -> StoreResult<()> {
     let lock = if tx.dialect() == Dialect::Postgres { " FOR UPDATE" } else { "" };
     let sql = format!("SELECT id, status, expires_at, sim_id FROM activation_codes WHERE code = $1{lock}");
-    let row: Option<(i64, String, Option<DateTime<Utc>>, Option<i64>)> =
+    let row: Option<CodeRow> =
         with_tx!(tx, c => sqlx::query_as(&sql).bind(code).fetch_optional(&mut *c).await)?;
     let field = Some("activation_code");
     let Some((id, status, expires_at, linked)) = row else {

@@ -14,7 +14,9 @@ impl Store {
     /// Runs one writing statement (its own transaction) and returns the rows it touched.
     pub(crate) async fn write(&self, sql: Sql) -> StoreResult<u64> {
         let done = match &self.db {
-            Db::Sqlite { write, .. } => bind_args!(sqlx::query(&sql.text), &sql.args).execute(write).await?.rows_affected(),
+            Db::Sqlite { write, .. } => {
+                bind_args!(sqlx::query(&sql.text), &sql.args).execute(write).await?.rows_affected()
+            }
             Db::Postgres(pool) => bind_args!(sqlx::query(&sql.text), &sql.args).execute(pool).await?.rows_affected(),
         };
         Ok(done)
@@ -22,7 +24,13 @@ impl Store {
 
     /// Pages `sql` (a SELECT with its WHERE clause, no ORDER BY) by `{alias}.id`, ascending
     /// or descending.
-    pub(crate) async fn id_page<T>(&self, mut sql: Sql, alias: &str, descending: bool, page: PageRequest<'_>) -> StoreResult<Page<T>>
+    pub(crate) async fn id_page<T>(
+        &self,
+        mut sql: Sql,
+        alias: &str,
+        descending: bool,
+        page: PageRequest<'_>,
+    ) -> StoreResult<Page<T>>
     where
         T: for<'r> sqlx::FromRow<'r, sqlx::sqlite::SqliteRow>
             + for<'r> sqlx::FromRow<'r, sqlx::postgres::PgRow>
@@ -46,10 +54,12 @@ impl Store {
         }
         let p = sql.arg(limit + 1);
         sql.push(&format!(" ORDER BY {alias}.id {dir} LIMIT {p}"));
-        let mut items: Vec<T> = with_db!(self, c => bind_args!(sqlx::query_as(&sql.text), &sql.args).fetch_all(c).await)?;
+        let mut items: Vec<T> =
+            with_db!(self, c => bind_args!(sqlx::query_as(&sql.text), &sql.args).fetch_all(c).await)?;
         let more = items.len() as i64 > limit;
         items.truncate(limit as usize);
-        let next_cursor = if more { items.last().map(|r| Cursor { key: String::new(), id: r.id() }.encode()) } else { None };
+        let next_cursor =
+            if more { items.last().map(|r| Cursor { key: String::new(), id: r.id() }.encode()) } else { None };
         Ok(Page { items, next_cursor, total })
     }
 }

@@ -9,7 +9,8 @@ use chrono::{DateTime, Utc};
 use simfleet_domain::{EventKind, Provider, SimStatus, SimType};
 use std::collections::HashMap;
 
-pub(crate) const SIM_COLUMNS: &str = "s.id, s.iccid, s.imsi, s.msisdn, s.imei, s.type, s.status, s.pin_enc, s.puk_enc, \
+pub(crate) const SIM_COLUMNS: &str =
+    "s.id, s.iccid, s.imsi, s.msisdn, s.imei, s.type, s.status, s.pin_enc, s.puk_enc, \
      s.label, s.customer_id, s.tariff_plan_id, s.provider, s.created_at, s.updated_at, \
      (SELECT a.code FROM activation_codes a WHERE a.sim_id = s.id ORDER BY a.id DESC LIMIT 1) AS activation_code";
 
@@ -72,8 +73,7 @@ pub(crate) fn clean_tags(tags: &[String]) -> Vec<String> {
 impl Store {
     pub async fn get_sim(&self, iccid: &str) -> StoreResult<Sim> {
         let sql = format!("SELECT {SIM_COLUMNS} FROM sims s WHERE s.iccid = $1");
-        let row: Option<SimRow> =
-            with_db!(self, c => sqlx::query_as(&sql).bind(iccid).fetch_optional(c).await)?;
+        let row: Option<SimRow> = with_db!(self, c => sqlx::query_as(&sql).bind(iccid).fetch_optional(c).await)?;
         let row = row.ok_or(StoreError::NotFound("SIM"))?;
         let id = row.id;
         let mut tags = self.tags_for(&[id]).await?;
@@ -100,10 +100,12 @@ impl Store {
     pub(crate) async fn rows_to_sims(&self, rows: Vec<SimRow>) -> StoreResult<Vec<Sim>> {
         let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
         let mut tags = self.tags_for(&ids).await?;
-        rows.into_iter().map(|r| {
-            let t = tags.remove(&r.id).unwrap_or_default();
-            r.into_sim(t)
-        }).collect()
+        rows.into_iter()
+            .map(|r| {
+                let t = tags.remove(&r.id).unwrap_or_default();
+                r.into_sim(t)
+            })
+            .collect()
     }
 
     /// Lists SIMs matching `filter` in `sort` order, one keyset page at a time.
@@ -120,7 +122,8 @@ impl Store {
         };
         let op = if sort.descending { "<" } else { ">" };
         if let Some(raw) = page.cursor {
-            let cursor = Cursor::decode(raw).ok_or_else(|| StoreError::precondition(Some("cursor"), "is not a cursor returned by this list"))?;
+            let cursor = Cursor::decode(raw)
+                .ok_or_else(|| StoreError::precondition(Some("cursor"), "is not a cursor returned by this list"))?;
             let key = match sort.field {
                 SimSortField::Iccid => sql.arg(cursor.key.clone()),
                 _ => {
@@ -189,7 +192,13 @@ impl Store {
 
     /// Creates many SIMs in one transaction with one `event` each; all or nothing.
     /// Batched: a few statements per thousand SIMs, not one per SIM.
-    pub async fn create_sims_bulk(&self, sims: &[NewSim], event: EventKind, note: Option<&str>, actor: &str) -> StoreResult<u64> {
+    pub async fn create_sims_bulk(
+        &self,
+        sims: &[NewSim],
+        event: EventKind,
+        note: Option<&str>,
+        actor: &str,
+    ) -> StoreResult<u64> {
         let mut tx = self.begin().await?;
         let now = crate::now();
         let batch = match self.dialect() {
@@ -361,7 +370,18 @@ async fn insert_sims_batch(tx: &mut Tx, sims: &[NewSim], now: DateTime<Utc>) -> 
                 }
                 sql.push_str(&format!(
                     "(${},${},${},${},${},${},${},${},${},${},${},${},$1,$1)",
-                    b + 2, b + 3, b + 4, b + 5, b + 6, b + 7, b + 8, b + 9, b + 10, b + 11, b + 12, b + 13
+                    b + 2,
+                    b + 3,
+                    b + 4,
+                    b + 5,
+                    b + 6,
+                    b + 7,
+                    b + 8,
+                    b + 9,
+                    b + 10,
+                    b + 11,
+                    b + 12,
+                    b + 13
                 ));
             }
             sql.push_str(" RETURNING id, iccid");

@@ -71,6 +71,11 @@ impl Sql {
         self
     }
 
+    /// A statement whose `$1…$n` placeholders are already written, with their values in order.
+    pub fn with(text: impl Into<String>, args: Vec<Arg>) -> Self {
+        Sql { text: text.into(), args }
+    }
+
     /// Adds a bound value and returns its placeholder, to be spliced into the text.
     pub fn arg(&mut self, value: impl Into<Arg>) -> String {
         self.args.push(value.into());
@@ -144,12 +149,5 @@ mod tests {
         let c = Cursor { key: "8988".into(), id: 7 };
         assert_eq!(Cursor::decode(&c.encode()), Some(c));
         assert_eq!(Cursor::decode("not-a-cursor"), None);
-    }
-}
-
-impl Sql {
-    /// A statement whose `$1…$n` placeholders are already written, with their values in order.
-    pub fn with(text: impl Into<String>, args: Vec<Arg>) -> Self {
-        Sql { text: text.into(), args }
     }
 }

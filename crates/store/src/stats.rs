@@ -10,8 +10,7 @@ use std::collections::BTreeMap;
 impl Store {
     /// Number of SIMs in each status, every status present (zero when none).
     pub async fn sims_by_status(&self) -> StoreResult<Vec<(SimStatus, i64)>> {
-        let rows: Vec<(String, i64)> =
-            with_db!(self, c => sqlx::query_as("SELECT status, COUNT(*) FROM sims GROUP BY status").fetch_all(c).await)?;
+        let rows: Vec<(String, i64)> = with_db!(self, c => sqlx::query_as("SELECT status, COUNT(*) FROM sims GROUP BY status").fetch_all(c).await)?;
         let counts: BTreeMap<String, i64> = rows.into_iter().collect();
         Ok(SimStatus::ALL.iter().map(|s| (*s, counts.get(s.as_str()).copied().unwrap_or(0))).collect())
     }
@@ -34,7 +33,12 @@ impl Store {
 
     /// Activations per day, week (from Monday) or month in `[from, to]` (UTC days), with
     /// empty periods included so that a chart shows gaps as zeros.
-    pub async fn activations_over_time(&self, from: NaiveDate, to: NaiveDate, bucket: Bucket) -> StoreResult<Vec<BucketCount>> {
+    pub async fn activations_over_time(
+        &self,
+        from: NaiveDate,
+        to: NaiveDate,
+        bucket: Bucket,
+    ) -> StoreResult<Vec<BucketCount>> {
         let day = match self.dialect() {
             Dialect::Sqlite => "substr(created_at, 1, 10)",
             Dialect::Postgres => "to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD')",
@@ -44,7 +48,8 @@ impl Store {
         let sql = format!(
             "SELECT {day} AS d, COUNT(*) FROM sim_events WHERE kind = 'ACTIVATED' AND created_at >= $1 AND created_at < $2 GROUP BY d"
         );
-        let rows: Vec<(String, i64)> = with_db!(self, c => sqlx::query_as(&sql).bind(start).bind(end).fetch_all(c).await)?;
+        let rows: Vec<(String, i64)> =
+            with_db!(self, c => sqlx::query_as(&sql).bind(start).bind(end).fetch_all(c).await)?;
 
         let mut buckets: BTreeMap<NaiveDate, i64> = BTreeMap::new();
         let mut d = bucket_start(from, bucket);

@@ -51,7 +51,11 @@ impl Store {
     pub async fn list_tariff_plans(&self, page: PageRequest<'_>) -> StoreResult<Page<TariffPlan>> {
         let sql = Sql::new(format!("SELECT {COLUMNS} FROM tariff_plans t WHERE 1=1"));
         let rows: Page<TariffRow> = self.id_page(sql, "t", false, page).await?;
-        Ok(Page { items: rows.items.into_iter().map(Into::into).collect(), next_cursor: rows.next_cursor, total: rows.total })
+        Ok(Page {
+            items: rows.items.into_iter().map(Into::into).collect(),
+            next_cursor: rows.next_cursor,
+            total: rows.total,
+        })
     }
 
     pub async fn get_tariff_plan(&self, id: i64) -> StoreResult<TariffPlan> {

@@ -67,8 +67,12 @@ impl From<ApiKeyRow> for ApiKey {
     }
 }
 
-const KEY_COLUMNS: &str = "k.id, k.user_id, u.username, k.name, k.prefix, k.role, k.created_at, k.expires_at, k.last_used_at, k.revoked_at \
+const KEY_COLUMNS: &str =
+    "k.id, k.user_id, u.username, k.name, k.prefix, k.role, k.created_at, k.expires_at, k.last_used_at, k.revoked_at \
     FROM api_keys k JOIN users u ON u.id = k.user_id";
+
+/// key id, key name, user id, username, user role, key role, last used.
+type KeyOwnerRow = (i64, String, i64, String, String, String, Option<DateTime<Utc>>);
 
 /// How stale `api_keys.last_used_at` may get: one write per key per minute, not per request.
 const LAST_USED_RESOLUTION: TimeDelta = TimeDelta::minutes(1);
@@ -108,7 +112,12 @@ impl Store {
     }
 
     /// Changes a user's role and/or password hash.
-    pub async fn update_user(&self, username: &str, role: Option<Role>, password_hash: Option<&str>) -> StoreResult<User> {
+    pub async fn update_user(
+        &self,
+        username: &str,
+        role: Option<Role>,
+        password_hash: Option<&str>,
+    ) -> StoreResult<User> {
         let sql = Sql::with(
             "UPDATE users SET role = COALESCE($1, role), password_hash = COALESCE($2, password_hash), \
              failed_logins = 0, locked_until = NULL, updated_at = $3 WHERE username = $4",
@@ -154,7 +163,12 @@ impl Store {
         Ok(())
     }
 
-    pub async fn create_login_token(&self, user_id: i64, token_hash: &str, expires_at: DateTime<Utc>) -> StoreResult<()> {
+    pub async fn create_login_token(
+        &self,
+        user_id: i64,
+        token_hash: &str,
+        expires_at: DateTime<Utc>,
+    ) -> StoreResult<()> {
         let now = crate::now();
         // Expired tokens are removed here, so the table never grows past the live sessions.
         let mut tx = self.begin().await?;
@@ -191,7 +205,7 @@ impl Store {
     /// A key never acts with more rights than its owner has now.
     pub async fn principal_for_api_key(&self, key_hash: &str) -> StoreResult<Option<Principal>> {
         let now = crate::now();
-        let row: Option<(i64, String, i64, String, String, String, Option<DateTime<Utc>>)> = with_db!(self, c => sqlx::query_as(
+        let row: Option<KeyOwnerRow> = with_db!(self, c => sqlx::query_as(
             "SELECT k.id, k.name, u.id, u.username, u.role, k.role, k.last_used_at FROM api_keys k JOIN users u ON u.id = k.user_id \
              WHERE k.key_hash = $1 AND k.revoked_at IS NULL AND (k.expires_at IS NULL OR k.expires_at > $2)",
         )
@@ -203,7 +217,11 @@ impl Store {
             return Ok(None);
         };
         if last_used.is_none_or(|t| now - t >= LAST_USED_RESOLUTION) {
-            self.write(Sql::with("UPDATE api_keys SET last_used_at = $1 WHERE id = $2", vec![now.into(), key_id.into()])).await?;
+            self.write(Sql::with(
+                "UPDATE api_keys SET last_used_at = $1 WHERE id = $2",
+                vec![now.into(), key_id.into()],
+            ))
+            .await?;
         }
         let user_role = Role::parse(&user_role).unwrap_or(Role::Viewer);
         let key_role = Role::parse(&key_role).unwrap_or(Role::Viewer);

@@ -25,11 +25,7 @@ pub async fn set_faults(State(app): State<App>, body: Bytes) -> Response {
             app.faults.set(f.clone());
             Json(f).into_response()
         }
-        Err(e) => (
-            StatusCode::BAD_REQUEST,
-            Json(json!({"message": e.to_string()})),
-        )
-            .into_response(),
+        Err(e) => (StatusCode::BAD_REQUEST, Json(json!({"message": e.to_string()}))).into_response(),
     }
 }
 

@@ -18,26 +18,15 @@ type R = Result<Response, Response>;
 /// OAuth2 client credentials with HTTP Basic. Errors follow `Bearer_Token_400`; a known client
 /// with a wrong secret answers 401.
 pub async fn token(State(app): State<App>, headers: HeaderMap, body: Bytes) -> R {
-    let ct = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("");
+    let ct = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
     if !ct.starts_with("application/json") {
-        return Err(v1_error(
-            StatusCode::BAD_REQUEST,
-            "UnsupportedContentTypeError",
-            "Content-Type not supported",
-        ));
+        return Err(v1_error(StatusCode::BAD_REQUEST, "UnsupportedContentTypeError", "Content-Type not supported"));
     }
     let creds = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Basic "))
-        .and_then(|b| {
-            base64::engine::general_purpose::STANDARD
-                .decode(b.trim())
-                .ok()
-        })
+        .and_then(|b| base64::engine::general_purpose::STANDARD.decode(b.trim()).ok())
         .and_then(|b| String::from_utf8(b).ok());
     let Some(creds) = creds else {
         return Err(v1_error(
@@ -54,11 +43,9 @@ pub async fn token(State(app): State<App>, headers: HeaderMap, body: Bytes) -> R
             "Auth header validation error: Missing attributes 'password'",
         ));
     }
-    let grant = serde_json::from_slice::<Value>(&body).ok().and_then(|v| {
-        v.get("grant_type")
-            .and_then(Value::as_str)
-            .map(str::to_owned)
-    });
+    let grant = serde_json::from_slice::<Value>(&body)
+        .ok()
+        .and_then(|v| v.get("grant_type").and_then(Value::as_str).map(str::to_owned));
     match grant.as_deref() {
         Some("client_credentials") => {}
         Some(_) => {
@@ -77,26 +64,15 @@ pub async fn token(State(app): State<App>, headers: HeaderMap, body: Bytes) -> R
         }
     }
     if user != app.config.client_id {
-        return Err(v1_error(
-            StatusCode::BAD_REQUEST,
-            "BadCredentials",
-            "User does not exist.",
-        ));
+        return Err(v1_error(StatusCode::BAD_REQUEST, "BadCredentials", "User does not exist."));
     }
     if pass != app.config.client_secret {
-        return Err(v1_error(
-            StatusCode::UNAUTHORIZED,
-            "BadCredentials",
-            "Bad credentials.",
-        ));
+        return Err(v1_error(StatusCode::UNAUTHORIZED, "BadCredentials", "Bad credentials."));
     }
     let (token, ttl) = app.state.issue_token();
     app.faults.count_token_issued();
-    let (user_key, scope_key) = if app.config.token_example_field_names {
-        ("user_id", "score")
-    } else {
-        ("userId", "scope")
-    };
+    let (user_key, scope_key) =
+        if app.config.token_example_field_names { ("user_id", "score") } else { ("userId", "scope") };
     Ok(json_ok(json!({
         "status_code": 200,
         "access_token": token,
@@ -117,27 +93,16 @@ pub async fn list_orders(State(app): State<App>, q: Query) -> R {
                 "order_number" => orders.sort_by_key(|o| o.number),
                 "order_status" => orders.sort_by(|a, b| a.status.cmp(&b.status)),
                 "order_date" => orders.sort_by_key(|o| o.date),
-                _ => {
-                    return Err(Dialect::V1.error(
-                        StatusCode::BAD_REQUEST,
-                        &format!("Invalid sort key '{key}'"),
-                    ))
-                }
+                _ => return Err(Dialect::V1.error(StatusCode::BAD_REQUEST, &format!("Invalid sort key '{key}'"))),
             }
             if desc {
                 orders.reverse();
             }
         }
     }
-    let items: Vec<Value> = orders[page_range(orders.len(), page, size)]
-        .iter()
-        .map(|o| views::order(o, &app.base_url))
-        .collect();
-    Ok((
-        page_headers(orders.len(), page, size),
-        axum::Json(Value::Array(items)),
-    )
-        .into_response())
+    let items: Vec<Value> =
+        orders[page_range(orders.len(), page, size)].iter().map(|o| views::order(o, &app.base_url)).collect();
+    Ok((page_headers(orders.len(), page, size), axum::Json(Value::Array(items))).into_response())
 }
 
 #[derive(Deserialize)]
@@ -163,14 +128,8 @@ pub async fn create_order(State(app): State<App>, body: Bytes) -> R {
     let mut lines = Vec::new();
     for p in products {
         match (p.product_id, p.quantity) {
-            (Some(id), Some(q)) if q >= 1 && [1001, 1002, 1003].contains(&id) => {
-                lines.push((id, q))
-            }
-            _ => {
-                return Err(
-                    Dialect::V1.error(StatusCode::BAD_REQUEST, "Invalid product or quantity")
-                )
-            }
+            (Some(id), Some(q)) if q >= 1 && [1001, 1002, 1003].contains(&id) => lines.push((id, q)),
+            _ => return Err(Dialect::V1.error(StatusCode::BAD_REQUEST, "Invalid product or quantity")),
         }
     }
     let n = {
@@ -183,17 +142,12 @@ pub async fn create_order(State(app): State<App>, body: Bytes) -> R {
         }
         n
     };
-    Ok((
-        StatusCode::CREATED,
-        [(header::LOCATION, format!("{}/v1/orders/{n}", app.base_url))],
-    )
-        .into_response())
+    Ok((StatusCode::CREATED, [(header::LOCATION, format!("{}/v1/orders/{n}", app.base_url))]).into_response())
 }
 
 pub async fn get_order(State(app): State<App>, Path(number): Path<String>) -> R {
-    let n: u64 = number.parse().map_err(|_| {
-        Dialect::V1.error(StatusCode::BAD_REQUEST, "order_number must be an integer")
-    })?;
+    let n: u64 =
+        number.parse().map_err(|_| Dialect::V1.error(StatusCode::BAD_REQUEST, "order_number must be an integer"))?;
     let o = app
         .state
         .orders()
@@ -210,15 +164,8 @@ pub async fn products() -> Response {
 pub async fn list_support(State(app): State<App>, q: Query) -> R {
     let (page, size) = paging(&q, "pageSize", 1, 100, Dialect::V1)?;
     let all = app.state.service_requests();
-    let items: Vec<Value> = all[page_range(all.len(), page, size)]
-        .iter()
-        .map(views::service_request)
-        .collect();
-    Ok((
-        page_headers(all.len(), page, size),
-        axum::Json(Value::Array(items)),
-    )
-        .into_response())
+    let items: Vec<Value> = all[page_range(all.len(), page, size)].iter().map(views::service_request).collect();
+    Ok((page_headers(all.len(), page, size), axum::Json(Value::Array(items))).into_response())
 }
 
 #[derive(Deserialize)]
@@ -233,10 +180,7 @@ struct NewRequest {
 pub async fn create_support(State(app): State<App>, body: Bytes) -> R {
     let r: NewRequest = parse_body(&body, Dialect::V1)?;
     let (Some(subject), Some(text)) = (r.subject, r.text) else {
-        return Err(Dialect::V1.error(
-            StatusCode::BAD_REQUEST,
-            "Missing attributes 'subject' and 'text'",
-        ));
+        return Err(Dialect::V1.error(StatusCode::BAD_REQUEST, "Missing attributes 'subject' and 'text'"));
     };
     let mut inner = app.state.write();
     let case_id = (12 + inner.support.len()).to_string();

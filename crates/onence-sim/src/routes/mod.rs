@@ -1,4 +1,8 @@
 //! HTTP routes: `v1`, `v2`, `misc` (oauth, orders, products, support) and `admin` (`/_sim`).
+//!
+//! Handlers and helpers return `Result<Response, Response>` (the error *is* the finished HTTP
+//! answer, the usual axum idiom); boxing it would only add noise, hence the allow.
+#![allow(clippy::result_large_err)]
 
 pub mod admin;
 pub mod misc;
@@ -32,16 +36,13 @@ pub type Query = axum::extract::Query<HashMap<String, String>>;
 
 /// v1 / auth style error body: `{statusCode, errorCode, message}`.
 pub fn v1_error(status: StatusCode, code: &str, message: &str) -> Response {
-    (
-        status,
-        Json(json!({"statusCode": status.as_u16(), "errorCode": code, "message": message})),
-    )
-        .into_response()
+    (status, Json(json!({"statusCode": status.as_u16(), "errorCode": code, "message": message}))).into_response()
 }
 
 /// v2 style error body: `{error_code, error_token, message}`.
 pub fn v2_error(status: StatusCode, token: &str, message: &str) -> Response {
-    (status, Json(json!({"error_code": 1000 + u32::from(status.as_u16()), "error_token": token, "message": message}))).into_response()
+    (status, Json(json!({"error_code": 1000 + u32::from(status.as_u16()), "error_token": token, "message": message})))
+        .into_response()
 }
 
 /// Which error dialect a route speaks.
@@ -71,12 +72,8 @@ impl Dialect {
     pub fn found(self, lookup: Lookup, iccid: &str) -> Result<usize, Response> {
         match lookup {
             Lookup::Found(i) => Ok(i),
-            Lookup::Foreign => {
-                Err(self.error(StatusCode::FORBIDDEN, "SIM does not belong to user."))
-            }
-            Lookup::Missing => {
-                Err(self.error(StatusCode::NOT_FOUND, &format!("SIM {iccid} not found.")))
-            }
+            Lookup::Foreign => Err(self.error(StatusCode::FORBIDDEN, "SIM does not belong to user.")),
+            Lookup::Missing => Err(self.error(StatusCode::NOT_FOUND, &format!("SIM {iccid} not found."))),
         }
     }
 }
@@ -94,14 +91,14 @@ pub fn paging(
             None => Ok(default),
             Some(raw) => match raw.parse::<usize>() {
                 Ok(v) if (1..=max).contains(&v) => Ok(v),
-                _ => Err(d.error(StatusCode::BAD_REQUEST, &format!("Invalid value '{raw}' for parameter {key}: expected an integer between 1 and {max}"))),
+                _ => Err(d.error(
+                    StatusCode::BAD_REQUEST,
+                    &format!("Invalid value '{raw}' for parameter {key}: expected an integer between 1 and {max}"),
+                )),
             },
         }
     };
-    Ok((
-        parse("page", 1, usize::MAX)?,
-        parse(size_key, default_size, max)?,
-    ))
+    Ok((parse("page", 1, usize::MAX)?, parse(size_key, default_size, max)?))
 }
 
 /// The page `page` (1-based) of `total` items of size `size`: index range.
@@ -114,12 +111,9 @@ pub fn page_range(total: usize, page: usize, size: usize) -> std::ops::Range<usi
 pub fn page_headers(total: usize, page: usize, size: usize) -> HeaderMap {
     let mut h = HeaderMap::new();
     let pages = total.div_ceil(size);
-    for (k, v) in [
-        ("x-total-count", total),
-        ("x-total-pages", pages),
-        ("x-current-page", page),
-        ("x-count-per-page", size),
-    ] {
+    for (k, v) in
+        [("x-total-count", total), ("x-total-pages", pages), ("x-current-page", page), ("x-count-per-page", size)]
+    {
         h.insert(k, HeaderValue::from(v as u64));
     }
     h
@@ -127,12 +121,8 @@ pub fn page_headers(total: usize, page: usize, size: usize) -> HeaderMap {
 
 /// Parses a JSON body, answering 400 on failure.
 pub fn parse_body<T: DeserializeOwned>(body: &[u8], d: Dialect) -> Result<T, Response> {
-    serde_json::from_slice(body).map_err(|e| {
-        d.error(
-            StatusCode::BAD_REQUEST,
-            &format!("Request body validation error: {e}"),
-        )
-    })
+    serde_json::from_slice(body)
+        .map_err(|e| d.error(StatusCode::BAD_REQUEST, &format!("Request body validation error: {e}")))
 }
 
 pub fn json_ok(v: Value) -> Response {
@@ -146,18 +136,11 @@ pub fn created() -> Response {
 /// `payment_method` query parameter: absent → banktransfer; unknown → 400 (spec example).
 pub fn payment_method(q: &HashMap<String, String>, d: Dialect) -> Result<(), Response> {
     match q.get("payment_method").map(String::as_str) {
-        None
-        | Some("")
-        | Some("banktransfer")
-        | Some("creditcard")
-        | Some("monthlyinvoice")
-        | Some("boleto") => Ok(()),
+        None | Some("") | Some("banktransfer") | Some("creditcard") | Some("monthlyinvoice") | Some("boleto") => Ok(()),
         Some(_) => Err(match d {
-            Dialect::V1 | Dialect::V2 => (
-                StatusCode::BAD_REQUEST,
-                Json(json!({"message": "Payment method used is not valid."})),
-            )
-                .into_response(),
+            Dialect::V1 | Dialect::V2 => {
+                (StatusCode::BAD_REQUEST, Json(json!({"message": "Payment method used is not valid."}))).into_response()
+            }
         }),
     }
 }

@@ -10,10 +10,7 @@ use chrono::{Duration as ChronoDuration, NaiveDate, Utc};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::{
-    created, json_ok, page_headers, page_range, paging, parse_body, payment_method, App, Dialect,
-    Query,
-};
+use super::{created, json_ok, page_headers, page_range, paging, parse_body, payment_method, App, Dialect, Query};
 use crate::fleet::{LinkState, SimStatus};
 use crate::state::{lookup_in, push_order, Lookup, SimState};
 use crate::views;
@@ -32,37 +29,21 @@ pub struct SimUpdate {
 }
 
 /// Filters (`q=imei:…,ip_address:…`) and sorts (`sort=ip_address,-imei`) SIM indices.
-pub(crate) fn select_sims(
-    state: &SimState,
-    q: &super::Query,
-    d: Dialect,
-) -> Result<Vec<usize>, Response> {
+pub(crate) fn select_sims(state: &SimState, q: &super::Query, d: Dialect) -> Result<Vec<usize>, Response> {
     let inner = state.read();
     let mut filters = Vec::new();
     if let Some(raw) = q.get("q").filter(|s| !s.is_empty()) {
         for part in raw.split(',') {
             match part.split_once(':') {
-                Some((k @ ("imei" | "ip_address"), v)) => {
-                    filters.push((k.to_string(), v.to_string()))
-                }
-                _ => {
-                    return Err(
-                        d.error(StatusCode::BAD_REQUEST, &format!("Invalid filter '{part}'"))
-                    )
-                }
+                Some((k @ ("imei" | "ip_address"), v)) => filters.push((k.to_string(), v.to_string())),
+                _ => return Err(d.error(StatusCode::BAD_REQUEST, &format!("Invalid filter '{part}'"))),
             }
         }
     }
     let mut idx: Vec<usize> = (0..inner.sims.len())
         .filter(|&i| {
             let s = &inner.sims[i];
-            filters.iter().all(|(k, v)| {
-                if k == "imei" {
-                    &s.imei == v
-                } else {
-                    &s.ip_address == v
-                }
-            })
+            filters.iter().all(|(k, v)| if k == "imei" { &s.imei == v } else { &s.ip_address == v })
         })
         .collect();
     if let Some(raw) = q.get("sort").filter(|s| !s.is_empty()) {
@@ -77,11 +58,7 @@ pub(crate) fn select_sims(
         idx.sort_by(|&a, &b| {
             for &(desc, imei) in &keys {
                 let (sa, sb) = (&inner.sims[a], &inner.sims[b]);
-                let o = if imei {
-                    sa.imei.cmp(&sb.imei)
-                } else {
-                    ip_key(&sa.ip_address).cmp(&ip_key(&sb.ip_address))
-                };
+                let o = if imei { sa.imei.cmp(&sb.imei) } else { ip_key(&sa.ip_address).cmp(&ip_key(&sb.ip_address)) };
                 let o = if desc { o.reverse() } else { o };
                 if o != std::cmp::Ordering::Equal {
                     return o;
@@ -105,18 +82,10 @@ pub(crate) fn list_page(app: &App, q: &super::Query, d: Dialect) -> R {
     let items: Vec<Value> = idx[page_range(idx.len(), page, size)]
         .iter()
         .map(|&i| {
-            views::sim_card(
-                &inner.sims[i],
-                &app.state.quota_in(&inner, i, true),
-                &app.state.quota_in(&inner, i, false),
-            )
+            views::sim_card(&inner.sims[i], &app.state.quota_in(&inner, i, true), &app.state.quota_in(&inner, i, false))
         })
         .collect();
-    Ok((
-        page_headers(idx.len(), page, size),
-        axum::Json(Value::Array(items)),
-    )
-        .into_response())
+    Ok((page_headers(idx.len(), page, size), axum::Json(Value::Array(items))).into_response())
 }
 
 pub async fn list_sims(State(app): State<App>, q: Query) -> R {
@@ -151,26 +120,23 @@ pub(crate) fn check_update(
         (None, None) => return Err(d.error(StatusCode::BAD_REQUEST, "Missing attribute 'iccid'")),
     };
     if require && (u.iccid.is_none() || u.status.is_none()) {
-        return Err(d.error(
-            StatusCode::BAD_REQUEST,
-            "Missing attributes: 'iccid' and 'status' are required",
-        ));
+        return Err(d.error(StatusCode::BAD_REQUEST, "Missing attributes: 'iccid' and 'status' are required"));
     }
-    let status =
-        match u.status.as_deref() {
-            None => None,
-            Some(s) => Some(SimStatus::parse(s).ok_or_else(|| {
-                d.error(StatusCode::BAD_REQUEST, &format!("Invalid status '{s}'"))
-            })?),
-        };
+    let status = match u.status.as_deref() {
+        None => None,
+        Some(s) => Some(
+            SimStatus::parse(s).ok_or_else(|| d.error(StatusCode::BAD_REQUEST, &format!("Invalid status '{s}'")))?,
+        ),
+    };
     let i = d.found(app.state.lookup(iccid), iccid)?;
     if app.state.read().sims[i].expired {
-        let code = if d == Dialect::V1 {
-            StatusCode::UNPROCESSABLE_ENTITY
-        } else {
-            StatusCode::CONFLICT
-        };
-        return Err(d.error(code, &format!("The following SIMs are expired and cannot be modified via API. Only extensions are permitted: {iccid}")));
+        let code = if d == Dialect::V1 { StatusCode::UNPROCESSABLE_ENTITY } else { StatusCode::CONFLICT };
+        return Err(d.error(
+            code,
+            &format!(
+                "The following SIMs are expired and cannot be modified via API. Only extensions are permitted: {iccid}"
+            ),
+        ));
     }
     Ok((i, status))
 }
@@ -233,15 +199,14 @@ struct Transfer {
 pub async fn sim_transfer(State(app): State<App>, body: Bytes) -> R {
     let t: Transfer = parse_body(&body, D)?;
     if t.iccids.is_empty() && t.iccid_ranges.is_empty() {
-        return Err(D.error(
-            StatusCode::BAD_REQUEST,
-            "Either iccids or iccid_ranges is required",
-        ));
+        return Err(D.error(StatusCode::BAD_REQUEST, "Either iccids or iccid_ranges is required"));
     }
     for iccid in &t.iccids {
         D.found(app.state.lookup(iccid), iccid)?;
     }
-    app.state.write().transfers.push(json!({"target_organisation": t.target_organisation, "iccid_ranges": t.iccid_ranges, "iccids": t.iccids}));
+    app.state.write().transfers.push(
+        json!({"target_organisation": t.target_organisation, "iccid_ranges": t.iccid_ranges, "iccids": t.iccids}),
+    );
     Ok(created())
 }
 
@@ -250,10 +215,7 @@ fn flag(q: &Query, key: &str, default: bool) -> Result<bool, Response> {
         None => Ok(default),
         Some("true") => Ok(true),
         Some("false") => Ok(false),
-        Some(v) => Err(D.error(
-            StatusCode::BAD_REQUEST,
-            &format!("Invalid boolean '{v}' for {key}"),
-        )),
+        Some(v) => Err(D.error(StatusCode::BAD_REQUEST, &format!("Invalid boolean '{v}' for {key}"))),
     }
 }
 
@@ -262,12 +224,7 @@ pub async fn connectivity_info(State(app): State<App>, Path(iccid): Path<String>
     let (subscriber, ussd) = (flag(&q, "subscriber", true)?, flag(&q, "ussd", false)?);
     let inner = app.state.read();
     let i = D.found(lookup_in(&inner, &iccid), &iccid)?;
-    Ok(json_ok(views::connectivity_info(
-        &inner.sims[i],
-        subscriber,
-        ussd,
-        received,
-    )))
+    Ok(json_ok(views::connectivity_info(&inner.sims[i], subscriber, ussd, received)))
 }
 
 /// Queues a connectivity reset: the SIM drops to ATTACHED and an event is recorded.
@@ -275,11 +232,7 @@ pub(crate) fn reset(app: &App, iccid: &str, d: Dialect) -> R {
     let i = d.found(app.state.lookup(iccid), iccid)?;
     if app.state.read().sims[i].expired {
         return Err(d.error(
-            if d == Dialect::V1 {
-                StatusCode::UNPROCESSABLE_ENTITY
-            } else {
-                StatusCode::CONFLICT
-            },
+            if d == Dialect::V1 { StatusCode::UNPROCESSABLE_ENTITY } else { StatusCode::CONFLICT },
             "SIM expired",
         ));
     }
@@ -320,11 +273,7 @@ pub(crate) fn sort_events(
     }
     events.sort_by(|a, b| {
         for &(desc, id) in &keys {
-            let o = if id {
-                a.id.cmp(&b.id)
-            } else {
-                a.timestamp.cmp(&b.timestamp)
-            };
+            let o = if id { a.id.cmp(&b.id) } else { a.timestamp.cmp(&b.timestamp) };
             let o = if desc { o.reverse() } else { o };
             if o != std::cmp::Ordering::Equal {
                 return o;
@@ -342,26 +291,17 @@ pub async fn events(State(app): State<App>, Path(iccid): Path<String>, q: Query)
     let mut all = app.state.events_of(&mut inner, i).clone();
     sort_events(&mut all, q.get("sort"), D)?;
     let sim = &inner.sims[i];
-    let items: Vec<Value> = all[page_range(all.len(), page, size)]
-        .iter()
-        .map(|e| views::event_v1(sim, e))
-        .collect();
-    let body =
-        json!({"events": items, "totalEvents": all.len(), "totalPages": all.len().div_ceil(size)});
+    let items: Vec<Value> = all[page_range(all.len(), page, size)].iter().map(|e| views::event_v1(sim, e)).collect();
+    let body = json!({"events": items, "totalEvents": all.len(), "totalPages": all.len().div_ceil(size)});
     Ok((page_headers(all.len(), page, size), axum::Json(body)).into_response())
 }
 
 fn date_param(q: &Query, key: &str) -> Result<Option<NaiveDate>, Response> {
     match q.get(key).filter(|s| !s.is_empty()) {
         None => Ok(None),
-        Some(raw) => NaiveDate::parse_from_str(raw, "%Y-%m-%d")
-            .map(Some)
-            .map_err(|_| {
-                D.error(
-                    StatusCode::BAD_REQUEST,
-                    &format!("Invalid date '{raw}' for {key}: expected YYYY-MM-DD"),
-                )
-            }),
+        Some(raw) => NaiveDate::parse_from_str(raw, "%Y-%m-%d").map(Some).map_err(|_| {
+            D.error(StatusCode::BAD_REQUEST, &format!("Invalid date '{raw}' for {key}: expected YYYY-MM-DD"))
+        }),
     }
 }
 
@@ -374,22 +314,15 @@ pub async fn usage(State(app): State<App>, Path(iccid): Path<String>, q: Query) 
     }
     let inner = app.state.read();
     let i = D.found(lookup_in(&inner, &iccid), &iccid)?;
-    let stats: Vec<Value> = app
-        .state
-        .usage_range(&inner, i, start, end)
-        .iter()
-        .map(|(d, u)| views::daily(*d, u))
-        .collect();
+    let stats: Vec<Value> =
+        app.state.usage_range(&inner, i, start, end).iter().map(|(d, u)| views::daily(*d, u)).collect();
     Ok(json_ok(json!({"stats": stats})))
 }
 
 fn quota(app: &App, iccid: &str, data: bool) -> R {
     let inner = app.state.read();
     let i = D.found(lookup_in(&inner, iccid), iccid)?;
-    Ok(json_ok(views::quota_v1(
-        &app.state.quota_in(&inner, i, data),
-        data,
-    )))
+    Ok(json_ok(views::quota_v1(&app.state.quota_in(&inner, i, data), data)))
 }
 
 pub async fn quota_data(State(app): State<App>, Path(iccid): Path<String>) -> R {
@@ -412,19 +345,9 @@ pub(crate) fn sms_page(app: &App, iccid: &str, q: &Query, d: Dialect) -> R {
     let sim = &inner.sims[i];
     let items: Vec<Value> = all[page_range(all.len(), page, size)]
         .iter()
-        .map(|s| {
-            if d == Dialect::V1 {
-                views::sms_v1(sim, s)
-            } else {
-                views::sms_v2(sim, s)
-            }
-        })
+        .map(|s| if d == Dialect::V1 { views::sms_v1(sim, s) } else { views::sms_v2(sim, s) })
         .collect();
-    Ok((
-        page_headers(all.len(), page, size),
-        axum::Json(Value::Array(items)),
-    )
-        .into_response())
+    Ok((page_headers(all.len(), page, size), axum::Json(Value::Array(items))).into_response())
 }
 
 pub async fn list_sms(State(app): State<App>, Path(iccid): Path<String>, q: Query) -> R {
@@ -453,16 +376,10 @@ pub(crate) fn send_sms(app: &App, iccid: &str, body: &[u8], d: Dialect) -> Resul
     let Some(payload) = m.payload.filter(|p| !p.is_empty()) else {
         return Err(d.error(StatusCode::BAD_REQUEST, "Missing attribute 'payload'"));
     };
-    if m.udh
-        .as_deref()
-        .is_some_and(|u| !u.chars().all(|c| c.is_ascii_hexdigit()))
-    {
+    if m.udh.as_deref().is_some_and(|u| !u.chars().all(|c| c.is_ascii_hexdigit())) {
         return Err(d.error(StatusCode::BAD_REQUEST, "udh must be a hex string"));
     }
-    let sat = m
-        .source_address_type
-        .and_then(|t| t.id)
-        .map_or(145, |v| v as u32);
+    let sat = m.source_address_type.and_then(|t| t.id).map_or(145, |v| v as u32);
     if ![145, 161, 208].contains(&sat) {
         return Err(d.error(StatusCode::BAD_REQUEST, "Invalid source_address_type"));
     }
@@ -470,11 +387,7 @@ pub(crate) fn send_sms(app: &App, iccid: &str, body: &[u8], d: Dialect) -> Resul
     let mut inner = app.state.write();
     if inner.sims[i].expired {
         return Err(d.error(
-            if d == Dialect::V1 {
-                StatusCode::UNPROCESSABLE_ENTITY
-            } else {
-                StatusCode::CONFLICT
-            },
+            if d == Dialect::V1 { StatusCode::UNPROCESSABLE_ENTITY } else { StatusCode::CONFLICT },
             "SIM expired",
         ));
     }
@@ -490,11 +403,7 @@ pub(crate) fn send_sms(app: &App, iccid: &str, body: &[u8], d: Dialect) -> Resul
         id,
         sim_index: i,
         mt: true,
-        status: if reachable {
-            crate::state::SmsStatus::Delivered
-        } else {
-            crate::state::SmsStatus::Pending
-        },
+        status: if reachable { crate::state::SmsStatus::Delivered } else { crate::state::SmsStatus::Pending },
         submit: now,
         delivery: reachable.then_some(now),
         expiry,
@@ -525,21 +434,11 @@ pub(crate) fn get_one_sms(app: &App, iccid: &str, id: &str, d: Dialect) -> R {
     let id = sms_id(id, d)?;
     let mut inner = app.state.write();
     let i = d.found(lookup_in(&inner, iccid), iccid)?;
-    let Some(s) = app
-        .state
-        .sms_of(&mut inner, i)
-        .iter()
-        .find(|s| s.id == id)
-        .cloned()
-    else {
+    let Some(s) = app.state.sms_of(&mut inner, i).iter().find(|s| s.id == id).cloned() else {
         return Err(d.error(StatusCode::NOT_FOUND, "SMS not found"));
     };
     let sim = &inner.sims[i];
-    Ok(json_ok(if d == Dialect::V1 {
-        views::sms_v1(sim, &s)
-    } else {
-        views::sms_v2(sim, &s)
-    }))
+    Ok(json_ok(if d == Dialect::V1 { views::sms_v1(sim, &s) } else { views::sms_v2(sim, &s) }))
 }
 
 pub async fn get_sms(State(app): State<App>, Path((iccid, id)): Path<(String, String)>) -> R {
@@ -577,11 +476,7 @@ pub(crate) fn top_up(app: &App, iccid: &str, q: &Query, d: Dialect) -> R {
         return Err(d.error(StatusCode::UNPROCESSABLE_ENTITY, "SIM expired"));
     }
     let n = app.state.top_up(iccid).unwrap_or_default();
-    Ok((
-        StatusCode::CREATED,
-        [(header::LOCATION, format!("{}/v1/orders/{n}", app.base_url))],
-    )
-        .into_response())
+    Ok((StatusCode::CREATED, [(header::LOCATION, format!("{}/v1/orders/{n}", app.base_url))]).into_response())
 }
 
 pub async fn topup(State(app): State<App>, Path(iccid): Path<String>, q: Query) -> R {
@@ -607,17 +502,8 @@ pub async fn topup_multi(State(app): State<App>, q: Query, body: Bytes) -> R {
         app.state.top_up_in(&mut inner, i);
     }
     let sims = idx.iter().map(|&i| inner.sims[i].iccid.clone()).collect();
-    let n = push_order(
-        &mut inner,
-        "BULK_TOPUP",
-        sims,
-        vec![(1002, idx.len() as u64)],
-    );
-    Ok((
-        StatusCode::CREATED,
-        [(header::LOCATION, format!("{}/v1/orders/{n}", app.base_url))],
-    )
-        .into_response())
+    let n = push_order(&mut inner, "BULK_TOPUP", sims, vec![(1002, idx.len() as u64)]);
+    Ok((StatusCode::CREATED, [(header::LOCATION, format!("{}/v1/orders/{n}", app.base_url))]).into_response())
 }
 
 #[derive(Deserialize)]
@@ -659,14 +545,8 @@ pub async fn set_limits(State(app): State<App>, body: Bytes) -> R {
     let r: SetLimits = parse_body(&body, D)?;
     let valid = |service: &str, id: Option<u32>| -> Result<(), Response> {
         match id {
-            Some(id)
-                if !crate::state::limit_options(service)
-                    .is_some_and(|o| o.iter().any(|(i, _, _)| *i == id)) =>
-            {
-                Err(D.error(
-                    StatusCode::NOT_FOUND,
-                    &format!("Unknown {service} limit id {id}"),
-                ))
+            Some(id) if !crate::state::limit_options(service).is_some_and(|o| o.iter().any(|(i, _, _)| *i == id)) => {
+                Err(D.error(StatusCode::NOT_FOUND, &format!("Unknown {service} limit id {id}")))
             }
             _ => Ok(()),
         }
@@ -684,12 +564,9 @@ pub async fn set_limits(State(app): State<App>, body: Bytes) -> R {
 
 /// `GET /v1/sims/{service}/limits` (the path parameter shares the `{iccid}` slot in the router).
 pub async fn selectable_limits(Path(service): Path<String>) -> R {
-    views::limit_choices(&service).map(json_ok).ok_or_else(|| {
-        D.error(
-            StatusCode::NOT_FOUND,
-            &format!("Unknown service '{service}'"),
-        )
-    })
+    views::limit_choices(&service)
+        .map(json_ok)
+        .ok_or_else(|| D.error(StatusCode::NOT_FOUND, &format!("Unknown service '{service}'")))
 }
 
 #[derive(Deserialize)]
@@ -712,10 +589,7 @@ pub async fn extension(State(app): State<App>, q: Query, body: Bytes) -> R {
         match app.state.lookup(iccid) {
             Lookup::Found(i) => idx.push(i),
             other => {
-                return Err(D
-                    .found(other, iccid)
-                    .err()
-                    .unwrap_or_else(|| D.error(StatusCode::NOT_FOUND, "not found")))
+                return Err(D.found(other, iccid).err().unwrap_or_else(|| D.error(StatusCode::NOT_FOUND, "not found")))
             }
         }
     }
@@ -724,11 +598,6 @@ pub async fn extension(State(app): State<App>, q: Query, body: Bytes) -> R {
         app.state.extend_in(&mut inner, i);
     }
     let sims = idx.iter().map(|&i| inner.sims[i].iccid.clone()).collect();
-    push_order(
-        &mut inner,
-        "TARIFF_CHANGE",
-        sims,
-        vec![(r.product_id.unwrap_or(1001), idx.len() as u64)],
-    );
+    push_order(&mut inner, "TARIFF_CHANGE", sims, vec![(r.product_id.unwrap_or(1001), idx.len() as u64)]);
     Ok(created())
 }

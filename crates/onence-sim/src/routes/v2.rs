@@ -33,10 +33,7 @@ pub async fn get_sim(State(app): State<App>, Path(iccid): Path<String>) -> R {
 pub async fn put_sim(State(app): State<App>, Path(iccid): Path<String>, body: Bytes) -> R {
     let u: SimUpdate = parse_body(&body, D)?;
     if u.iccid.as_deref().is_some_and(|b| b != iccid) {
-        return Err(D.error(
-            StatusCode::BAD_REQUEST,
-            "ICCID in body does not match the path",
-        ));
+        return Err(D.error(StatusCode::BAD_REQUEST, "ICCID in body does not match the path"));
     }
     let (i, status) = v1::check_update(&app, &u, Some(&iccid), D, false)?;
     v1::apply_update(&app.state, i, &u, status);
@@ -51,11 +48,7 @@ fn quota(app: &App, iccid: &str, data: bool) -> R {
     let inner = app.state.read();
     let i = D.found(lookup_in(&inner, iccid), iccid)?;
     let id = (i as u64 + 1) * 2 - u64::from(data);
-    Ok(json_ok(views::quota_v2(
-        &app.state.quota_in(&inner, i, data),
-        data,
-        id,
-    )))
+    Ok(json_ok(views::quota_v2(&app.state.quota_in(&inner, i, data), data, id)))
 }
 
 pub async fn quota_data(State(app): State<App>, Path(iccid): Path<String>) -> R {
@@ -74,11 +67,7 @@ pub async fn status(State(app): State<App>, Path(iccid): Path<String>) -> R {
 
 pub async fn post_sms(State(app): State<App>, Path(iccid): Path<String>, body: Bytes) -> R {
     let id = v1::send_sms(&app, &iccid, &body, D)?;
-    Ok((
-        StatusCode::CREATED,
-        axum::Json(json!({"id": id.to_string()})),
-    )
-        .into_response())
+    Ok((StatusCode::CREATED, axum::Json(json!({"id": id.to_string()}))).into_response())
 }
 
 pub async fn list_sms(State(app): State<App>, Path(iccid): Path<String>, q: Query) -> R {
@@ -102,15 +91,8 @@ pub async fn events(State(app): State<App>, Path(iccid): Path<String>, q: Query)
     let mut all = app.state.events_of(&mut inner, i).clone();
     v1::sort_events(&mut all, q.get("sort"), D)?;
     let sim = &inner.sims[i];
-    let items: Vec<Value> = all[page_range(all.len(), page, size)]
-        .iter()
-        .map(|e| views::event_v2(sim, e))
-        .collect();
-    Ok((
-        page_headers(all.len(), page, size),
-        axum::Json(Value::Array(items)),
-    )
-        .into_response())
+    let items: Vec<Value> = all[page_range(all.len(), page, size)].iter().map(|e| views::event_v2(sim, e)).collect();
+    Ok((page_headers(all.len(), page, size), axum::Json(Value::Array(items))).into_response())
 }
 
 pub async fn topup(State(app): State<App>, Path(iccid): Path<String>, q: Query) -> R {

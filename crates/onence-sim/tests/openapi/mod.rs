@@ -9,10 +9,7 @@ use serde_json::Value;
 
 /// The specs directory: `shared/1nce-api` beside the repository.
 pub fn spec_dir() -> PathBuf {
-    PathBuf::from(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../../shared/1nce-api"
-    ))
+    PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/1nce-api"))
 }
 
 pub const SPEC_FILES: [&str; 6] = [
@@ -27,8 +24,7 @@ pub const SPEC_FILES: [&str; 6] = [
 /// Loads one spec as JSON.
 pub fn load(file: &str) -> Value {
     let path = spec_dir().join(file);
-    let text = std::fs::read_to_string(&path)
-        .unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
     serde_norway::from_str(&text).unwrap_or_else(|e| panic!("cannot parse {file}: {e}"))
 }
 
@@ -38,12 +34,8 @@ pub fn resolve<'a>(spec: &'a Value, v: &'a Value) -> &'a Value {
     for _ in 0..32 {
         match cur.get("$ref").and_then(Value::as_str) {
             Some(r) => {
-                let ptr = r
-                    .strip_prefix('#')
-                    .unwrap_or_else(|| panic!("non-local $ref {r}"));
-                cur = spec
-                    .pointer(ptr)
-                    .unwrap_or_else(|| panic!("dangling $ref {r}"));
+                let ptr = r.strip_prefix('#').unwrap_or_else(|| panic!("non-local $ref {r}"));
+                cur = spec.pointer(ptr).unwrap_or_else(|| panic!("dangling $ref {r}"));
             }
             None => return cur,
         }
@@ -71,10 +63,7 @@ fn check(spec: &Value, schema: &Value, inst: &Value, at: &str, errs: &mut Vec<St
     }
     for (key, need_exactly_one) in [("oneOf", true), ("anyOf", false)] {
         if let Some(alts) = schema.get(key).and_then(Value::as_array) {
-            let ok = alts
-                .iter()
-                .filter(|a| validate(spec, a, inst).is_empty())
-                .count();
+            let ok = alts.iter().filter(|a| validate(spec, a, inst).is_empty()).count();
             if (need_exactly_one && ok != 1) || ok == 0 {
                 errs.push(format!("{at}: {key} matched {ok} alternatives"));
             }
@@ -94,21 +83,13 @@ fn check(spec: &Value, schema: &Value, inst: &Value, at: &str, errs: &mut Vec<St
             errs.push(format!("{at}: {inst} not in enum {options:?}"));
         }
     }
-    let ty = schema
-        .get("type")
-        .and_then(Value::as_str)
-        .or_else(|| schema.get("properties").map(|_| "object"));
+    let ty = schema.get("type").and_then(Value::as_str).or_else(|| schema.get("properties").map(|_| "object"));
     match ty {
         Some("object") => {
             let Some(obj) = inst.as_object() else {
                 return errs.push(format!("{at}: expected object, got {inst}"));
             };
-            for r in schema
-                .get("required")
-                .and_then(Value::as_array)
-                .into_iter()
-                .flatten()
-            {
+            for r in schema.get("required").and_then(Value::as_array).into_iter().flatten() {
                 let r = r.as_str().unwrap_or_default();
                 if !obj.contains_key(r) {
                     errs.push(format!("{at}: missing required '{r}'"));
@@ -152,22 +133,14 @@ fn check(spec: &Value, schema: &Value, inst: &Value, at: &str, errs: &mut Vec<St
             Some(n) => bounds(schema, n, at, errs),
             None => errs.push(format!("{at}: expected number, got {inst}")),
         },
-        Some("boolean") if !inst.is_boolean() => {
-            errs.push(format!("{at}: expected boolean, got {inst}"))
-        }
+        Some("boolean") if !inst.is_boolean() => errs.push(format!("{at}: expected boolean, got {inst}")),
         _ => {}
     }
 }
 
 fn bounds(schema: &Value, n: f64, at: &str, errs: &mut Vec<String>) {
-    if schema
-        .get("minimum")
-        .and_then(Value::as_f64)
-        .is_some_and(|m| n < m)
-        || schema
-            .get("maximum")
-            .and_then(Value::as_f64)
-            .is_some_and(|m| n > m)
+    if schema.get("minimum").and_then(Value::as_f64).is_some_and(|m| n < m)
+        || schema.get("maximum").and_then(Value::as_f64).is_some_and(|m| n > m)
     {
         errs.push(format!("{at}: {n} out of bounds"));
     }
@@ -187,27 +160,12 @@ fn validator_rejects_real_spec_violations() {
     let spec = load("sim-management-v2.yml");
     let s = serde_json::json!({"$ref": "#/components/schemas/SimsConnectivityDetail"});
     assert!(
-        !validate(
-            &spec,
-            &s,
-            &serde_json::json!({"status": {"description": "ONLINE"}})
-        )
-        .is_empty(),
+        !validate(&spec, &s, &serde_json::json!({"status": {"description": "ONLINE"}})).is_empty(),
         "services is required"
     );
     assert!(
-        !validate(
-            &spec,
-            &s,
-            &serde_json::json!({"status": {"description": "SLEEPING"}, "services": []})
-        )
-        .is_empty(),
+        !validate(&spec, &s, &serde_json::json!({"status": {"description": "SLEEPING"}, "services": []})).is_empty(),
         "enum"
     );
-    assert!(validate(
-        &spec,
-        &s,
-        &serde_json::json!({"status": {"description": "OFFLINE"}, "services": []})
-    )
-    .is_empty());
+    assert!(validate(&spec, &s, &serde_json::json!({"status": {"description": "OFFLINE"}, "services": []})).is_empty());
 }

@@ -25,9 +25,7 @@ pub struct Created {
 impl Created {
     /// The trailing path segment of `Location` (e.g. the order number of a top-up).
     pub fn id(&self) -> Option<&str> {
-        self.location
-            .as_deref()
-            .and_then(|l| l.trim_end_matches('/').rsplit('/').next())
+        self.location.as_deref().and_then(|l| l.trim_end_matches('/').rsplit('/').next())
     }
 }
 

@@ -76,11 +76,7 @@ pub struct ProductInformation {
 /// `Order`.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Order {
-    #[serde(
-        default,
-        deserialize_with = "lenient::opt_u64",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(default, deserialize_with = "lenient::opt_u64", skip_serializing_if = "Option::is_none")]
     pub order_number: Option<u64>,
     /// FIRST_ORDER, ADDITIONAL_ORDER, TOPUP, BULK_TOPUP, TARIFF_CHANGE.
     pub order_type: Option<String>,

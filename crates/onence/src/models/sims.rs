@@ -19,11 +19,7 @@ pub enum SimStatus {
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct QuotaStatus {
     /// 0: more than 20 % left, 1: less than 20 %, 2: nothing left.
-    #[serde(
-        default,
-        deserialize_with = "lenient::opt_u64",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(default, deserialize_with = "lenient::opt_u64", skip_serializing_if = "Option::is_none")]
     pub id: Option<u64>,
     pub description: Option<String>,
     pub threshold_reached_date: Option<String>,
@@ -315,9 +311,7 @@ pub struct SmsUsage {
 
 impl SmsUsage {
     fn count(v: &Option<String>) -> Option<u64> {
-        v.as_deref()
-            .and_then(|s| s.trim().split('.').next())
-            .and_then(|s| s.parse().ok())
+        v.as_deref().and_then(|s| s.trim().split('.').next()).and_then(|s| s.parse().ok())
     }
     /// MO-SMS count.
     pub fn mo(&self) -> Option<u64> {
@@ -340,9 +334,7 @@ pub struct DailyRecord {
 impl DailyRecord {
     /// The `YYYY-MM-DD` part of `date`.
     pub fn day(&self) -> Option<chrono::NaiveDate> {
-        self.date
-            .as_deref()
-            .and_then(|d| chrono::NaiveDate::parse_from_str(d.get(..10)?, "%Y-%m-%d").ok())
+        self.date.as_deref().and_then(|d| chrono::NaiveDate::parse_from_str(d.get(..10)?, "%Y-%m-%d").ok())
     }
 }
 
@@ -378,11 +370,7 @@ impl Quota {
 /// `SmsStatus`.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SmsStatus {
-    #[serde(
-        default,
-        deserialize_with = "lenient::opt_u64",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(default, deserialize_with = "lenient::opt_u64", skip_serializing_if = "Option::is_none")]
     pub id: Option<u64>,
     pub description: Option<String>,
 }
@@ -390,11 +378,7 @@ pub struct SmsStatus {
 /// `Type_definition_for_a_SMS`.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SmsType {
-    #[serde(
-        default,
-        deserialize_with = "lenient::opt_u64",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(default, deserialize_with = "lenient::opt_u64", skip_serializing_if = "Option::is_none")]
     pub id: Option<u64>,
     /// `MT` or `MO`.
     pub description: Option<String>,
@@ -403,22 +387,14 @@ pub struct SmsType {
 /// `Source_Address_Type`: 145 international, 161 national, 208 alphanumeric.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SourceAddressType {
-    #[serde(
-        default,
-        deserialize_with = "lenient::opt_u64",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(default, deserialize_with = "lenient::opt_u64", skip_serializing_if = "Option::is_none")]
     pub id: Option<u64>,
 }
 
 /// `SMS-Data`.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SmsData {
-    #[serde(
-        default,
-        deserialize_with = "lenient::opt_u64",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(default, deserialize_with = "lenient::opt_u64", skip_serializing_if = "Option::is_none")]
     pub id: Option<u64>,
     pub submit_date: Option<String>,
     pub delivery_date: Option<String>,
@@ -460,10 +436,7 @@ pub struct SmsMessage {
 impl SmsMessage {
     /// A plain-text MT-SMS.
     pub fn text(payload: impl Into<String>) -> Self {
-        SmsMessage {
-            payload: Some(payload.into()),
-            ..Default::default()
-        }
+        SmsMessage { payload: Some(payload.into()), ..Default::default() }
     }
 }
 
@@ -514,11 +487,7 @@ impl SelectableLimits {
     pub fn options(&self) -> Vec<CurrentLimit> {
         match self {
             SelectableLimits::List(v) => v.clone(),
-            SelectableLimits::Object(l) => [&l.data, &l.sms_mt, &l.sms_mo]
-                .into_iter()
-                .flatten()
-                .cloned()
-                .collect(),
+            SelectableLimits::Object(l) => [&l.data, &l.sms_mt, &l.sms_mo].into_iter().flatten().cloned().collect(),
         }
     }
 }

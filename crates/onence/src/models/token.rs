@@ -10,9 +10,7 @@ pub struct TokenRequest {
 
 impl Default for TokenRequest {
     fn default() -> Self {
-        TokenRequest {
-            grant_type: "client_credentials".into(),
-        }
+        TokenRequest { grant_type: "client_credentials".into() }
     }
 }
 

@@ -11,18 +11,12 @@ pub fn loopback() -> SocketAddr {
 }
 
 pub async fn sim(config: SimConfig) -> SimHandle {
-    onence_sim::spawn(config, loopback())
-        .await
-        .expect("simulator starts")
+    onence_sim::spawn(config, loopback()).await.expect("simulator starts")
 }
 
 /// Client config for tests: default sim credentials, fast backoff.
 pub fn config(sim: &SimHandle) -> ClientConfig {
-    let mut c = ClientConfig::new(
-        sim.base_url(),
-        onence_sim::DEFAULT_CLIENT_ID,
-        onence_sim::DEFAULT_CLIENT_SECRET,
-    );
+    let mut c = ClientConfig::new(sim.base_url(), onence_sim::DEFAULT_CLIENT_ID, onence_sim::DEFAULT_CLIENT_SECRET);
     c.backoff_base = Duration::from_millis(5);
     c.backoff_max = Duration::from_millis(100);
     c.timeout = Duration::from_secs(10);

@@ -15,9 +15,7 @@ use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::{router::OpenApiRouter, routes};
 
 pub fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new()
-        .routes(routes!(list_codes, create_code))
-        .routes(routes!(get_code, update_code, delete_code))
+    OpenApiRouter::new().routes(routes!(list_codes, create_code)).routes(routes!(get_code, update_code, delete_code))
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -82,13 +80,18 @@ async fn build(app: &AppState, req: CodeRequest, current: Option<ActivationCode>
     let code = non_empty(req.code).or(current.as_ref().map(|c| c.code.clone()));
     match &code {
         None => v.add("code", "is required"),
-        Some(c) if !(4..=64).contains(&c.len()) || !c.chars().all(|ch| ch.is_ascii_alphanumeric() || ch == '-' || ch == '_') => {
+        Some(c)
+            if !(4..=64).contains(&c.len())
+                || !c.chars().all(|ch| ch.is_ascii_alphanumeric() || ch == '-' || ch == '_') =>
+        {
             v.add("code", "must be 4 to 64 letters, digits, - or _")
         }
         _ => {}
     }
     let status = v
-        .check("status", req.status.as_deref(), |s| CodeStatus::parse(&s.to_uppercase()).ok_or("must be UNUSED, USED or EXPIRED"))
+        .check("status", req.status.as_deref(), |s| {
+            CodeStatus::parse(&s.to_uppercase()).ok_or("must be UNUSED, USED or EXPIRED")
+        })
         .or(current.as_ref().map(|c| c.status))
         .unwrap_or(CodeStatus::Unused);
     let expires_at = req.expires_at.unwrap_or(current.as_ref().and_then(|c| c.expires_at));
@@ -109,13 +112,23 @@ async fn build(app: &AppState, req: CodeRequest, current: Option<ActivationCode>
 }
 
 #[utoipa::path(get, path = "/activation-codes", tag = "activation-codes", params(CodeQuery), responses((status = 200, body = Page<ActivationCodeView>)))]
-async fn list_codes(_: Viewer, State(app): State<AppState>, Query(q): Query<CodeQuery>) -> ApiResult<Json<Page<ActivationCodeView>>> {
+async fn list_codes(
+    _: Viewer,
+    State(app): State<AppState>,
+    Query(q): Query<CodeQuery>,
+) -> ApiResult<Json<Page<ActivationCodeView>>> {
     let status = match q.status.as_deref() {
         None => None,
-        Some(s) => Some(CodeStatus::parse(&s.to_uppercase()).ok_or_else(|| ApiError::field("status", "must be UNUSED, USED or EXPIRED"))?),
+        Some(s) => Some(
+            CodeStatus::parse(&s.to_uppercase())
+                .ok_or_else(|| ApiError::field("status", "must be UNUSED, USED or EXPIRED"))?,
+        ),
     };
     let page = super::PageParams { limit: q.limit, cursor: q.cursor.clone(), count: q.count };
-    Ok(Json(Page::from_store(app.store.list_activation_codes(status, page.request()?).await?, ActivationCodeView::from)))
+    Ok(Json(Page::from_store(
+        app.store.list_activation_codes(status, page.request()?).await?,
+        ActivationCodeView::from,
+    )))
 }
 
 #[utoipa::path(get, path = "/activation-codes/{id}", tag = "activation-codes", params(("id" = i64, Path)),
@@ -126,14 +139,23 @@ async fn get_code(_: Viewer, State(app): State<AppState>, Path(id): Path<i64>) -
 
 #[utoipa::path(post, path = "/activation-codes", tag = "activation-codes", request_body = CodeRequest,
     responses((status = 201, body = ActivationCodeView), (status = 409, body = Problem), (status = 422, body = Problem)))]
-async fn create_code(_: Operator, State(app): State<AppState>, Body(req): Body<CodeRequest>) -> ApiResult<(StatusCode, Json<ActivationCodeView>)> {
+async fn create_code(
+    _: Operator,
+    State(app): State<AppState>,
+    Body(req): Body<CodeRequest>,
+) -> ApiResult<(StatusCode, Json<ActivationCodeView>)> {
     let input = build(&app, req, None).await?;
     Ok((StatusCode::CREATED, Json(app.store.create_activation_code(&input).await?.into())))
 }
 
 #[utoipa::path(patch, path = "/activation-codes/{id}", tag = "activation-codes", params(("id" = i64, Path)), request_body = CodeRequest,
     responses((status = 200, body = ActivationCodeView), (status = 404, body = Problem), (status = 422, body = Problem)))]
-async fn update_code(_: Operator, State(app): State<AppState>, Path(id): Path<i64>, Body(req): Body<CodeRequest>) -> ApiResult<Json<ActivationCodeView>> {
+async fn update_code(
+    _: Operator,
+    State(app): State<AppState>,
+    Path(id): Path<i64>,
+    Body(req): Body<CodeRequest>,
+) -> ApiResult<Json<ActivationCodeView>> {
     let current = app.store.get_activation_code(id).await?;
     let input = build(&app, req, Some(current)).await?;
     Ok(Json(app.store.update_activation_code(id, &input).await?.into()))
@@ -146,4 +168,3 @@ async fn delete_code(_: Operator, State(app): State<AppState>, Path(id): Path<i6
     app.store.delete_activation_code(id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
-

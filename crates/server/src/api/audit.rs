@@ -34,7 +34,18 @@ pub struct AuditView {
 
 impl From<AuditEntry> for AuditView {
     fn from(e: AuditEntry) -> Self {
-        AuditView { id: e.id, at: e.at, actor: e.actor, role: e.role, method: e.method, path: e.path, route: e.route, status: e.status, ip: e.ip, request_id: e.request_id }
+        AuditView {
+            id: e.id,
+            at: e.at,
+            actor: e.actor,
+            role: e.role,
+            method: e.method,
+            path: e.path,
+            route: e.route,
+            status: e.status,
+            ip: e.ip,
+            request_id: e.request_id,
+        }
     }
 }
 
@@ -53,7 +64,11 @@ pub struct AuditQuery {
 
 /// The audit log, newest first.
 #[utoipa::path(get, path = "/audit-log", tag = "audit", params(AuditQuery), responses((status = 200, body = Page<AuditView>), (status = 403, body = Problem)))]
-async fn list_audit(_: Admin, State(app): State<AppState>, Query(q): Query<AuditQuery>) -> ApiResult<Json<Page<AuditView>>> {
+async fn list_audit(
+    _: Admin,
+    State(app): State<AppState>,
+    Query(q): Query<AuditQuery>,
+) -> ApiResult<Json<Page<AuditView>>> {
     let filter = AuditFilter { actor: q.actor.clone(), method: q.method.clone(), path_prefix: q.path.clone() };
     let page = super::PageParams { limit: q.limit, cursor: q.cursor.clone(), count: q.count };
     Ok(Json(Page::from_store(app.store.list_audit(&filter, page.request()?).await?, AuditView::from)))

@@ -66,7 +66,8 @@ async fn try_login(app: &AppState, req: LoginRequest) -> ApiResult<LoginResponse
     }
     let hash = user.as_ref().map(|u| u.password_hash.clone()).unwrap_or_else(|| app.decoy_hash.clone());
     let password = req.password;
-    let valid = tokio::task::spawn_blocking(move || verify_password(&password, &hash)).await.map_err(anyhow::Error::from)?;
+    let valid =
+        tokio::task::spawn_blocking(move || verify_password(&password, &hash)).await.map_err(anyhow::Error::from)?;
     let Some(user) = user else {
         return Err(ApiError::Unauthorized("invalid username or password".into()));
     };
@@ -84,9 +85,15 @@ async fn try_login(app: &AppState, req: LoginRequest) -> ApiResult<LoginResponse
 
 /// Revoke the bearer token used for this request.
 #[utoipa::path(post, path = "/auth/logout", tag = "auth", responses((status = 204), (status = 401, body = Problem)))]
-async fn logout(Authenticated(p): Authenticated, State(app): State<AppState>, headers: HeaderMap) -> ApiResult<StatusCode> {
+async fn logout(
+    Authenticated(p): Authenticated,
+    State(app): State<AppState>,
+    headers: HeaderMap,
+) -> ApiResult<StatusCode> {
     if p.api_key.is_some() {
-        return Err(ApiError::BadRequest("API keys are revoked with DELETE /api/v1/api-keys/{id}, not logged out".into()));
+        return Err(ApiError::BadRequest(
+            "API keys are revoked with DELETE /api/v1/api-keys/{id}, not logged out".into(),
+        ));
     }
     let token = headers
         .get(header::AUTHORIZATION)

@@ -16,9 +16,11 @@ use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::{router::OpenApiRouter, routes};
 
 pub fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new()
-        .routes(routes!(list_customers, create_customer))
-        .routes(routes!(get_customer, update_customer, delete_customer))
+    OpenApiRouter::new().routes(routes!(list_customers, create_customer)).routes(routes!(
+        get_customer,
+        update_customer,
+        delete_customer
+    ))
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -34,7 +36,15 @@ pub struct CustomerView {
 
 impl From<Customer> for CustomerView {
     fn from(c: Customer) -> Self {
-        CustomerView { id: c.id, name: c.name, email: c.email, phone: c.phone, sim_count: c.sim_count, created_at: c.created_at, updated_at: c.updated_at }
+        CustomerView {
+            id: c.id,
+            name: c.name,
+            email: c.email,
+            phone: c.phone,
+            sim_count: c.sim_count,
+            created_at: c.created_at,
+            updated_at: c.updated_at,
+        }
     }
 }
 
@@ -85,7 +95,10 @@ fn validate(input: CustomerInput) -> ApiResult<CustomerInput> {
     }
     let email = non_empty(input.email);
     if let Some(e) = &email {
-        let valid = e.len() <= 254 && e.split_once('@').is_some_and(|(local, domain)| !local.is_empty() && domain.contains('.') && !domain.starts_with('.') && !domain.ends_with('.'));
+        let valid = e.len() <= 254
+            && e.split_once('@').is_some_and(|(local, domain)| {
+                !local.is_empty() && domain.contains('.') && !domain.starts_with('.') && !domain.ends_with('.')
+            });
         if !valid || e.contains(char::is_whitespace) {
             v.add("email", "is not an e-mail address");
         }
@@ -102,7 +115,11 @@ fn validate(input: CustomerInput) -> ApiResult<CustomerInput> {
 
 /// List or search customers.
 #[utoipa::path(get, path = "/customers", tag = "customers", params(CustomerQuery), responses((status = 200, body = Page<CustomerView>)))]
-async fn list_customers(_: Viewer, State(app): State<AppState>, Query(q): Query<CustomerQuery>) -> ApiResult<Json<Page<CustomerView>>> {
+async fn list_customers(
+    _: Viewer,
+    State(app): State<AppState>,
+    Query(q): Query<CustomerQuery>,
+) -> ApiResult<Json<Page<CustomerView>>> {
     let page = PageParams { limit: q.limit, cursor: q.cursor.clone(), count: q.count };
     let result = app.store.list_customers(q.q.as_deref(), page.request()?).await?;
     Ok(Json(Page::from_store(result, CustomerView::from)))
@@ -114,13 +131,20 @@ async fn list_customers(_: Viewer, State(app): State<AppState>, Query(q): Query<
 async fn get_customer(_: Viewer, State(app): State<AppState>, Path(id): Path<i64>) -> ApiResult<Json<CustomerDetail>> {
     let customer = app.store.get_customer(id).await?;
     let filter = SimFilter { customer_id: Some(id), ..Default::default() };
-    let sims = app.store.list_sims(&filter, SimSort::default(), PageRequest { limit: 100, cursor: None, with_total: false }).await?;
+    let sims = app
+        .store
+        .list_sims(&filter, SimSort::default(), PageRequest { limit: 100, cursor: None, with_total: false })
+        .await?;
     Ok(Json(CustomerDetail { customer: customer.into(), sims: sims.items.into_iter().map(SimView::from).collect() }))
 }
 
 #[utoipa::path(post, path = "/customers", tag = "customers", request_body = CreateCustomer,
     responses((status = 201, body = CustomerView), (status = 409, body = Problem), (status = 422, body = Problem)))]
-async fn create_customer(_: Operator, State(app): State<AppState>, Body(req): Body<CreateCustomer>) -> ApiResult<(StatusCode, Json<CustomerView>)> {
+async fn create_customer(
+    _: Operator,
+    State(app): State<AppState>,
+    Body(req): Body<CreateCustomer>,
+) -> ApiResult<(StatusCode, Json<CustomerView>)> {
     let input = validate(CustomerInput { name: req.name, email: req.email, phone: req.phone })?;
     Ok((StatusCode::CREATED, Json(app.store.create_customer(&input).await?.into())))
 }

@@ -1,7 +1,7 @@
 //! `/sims/{iccid}/reserve|activate|suspend|report-lost|terminate|swap`.
 
-use super::sims::SimView;
 use super::non_empty;
+use super::sims::SimView;
 use crate::app::AppState;
 use crate::auth::Operator;
 use crate::error::{ApiError, ApiResult, Problem};
@@ -64,7 +64,12 @@ async fn run(app: &AppState, iccid: &str, req: ActionRequest<'_>) -> ApiResult<J
 /// AVAILABLE → RESERVED for a customer.
 #[utoipa::path(post, path = "/sims/{iccid}/reserve", tag = "lifecycle", params(("iccid" = String, Path)), request_body = ReserveRequest,
     responses((status = 200, body = SimView), (status = 409, description = "Not allowed from the current status", body = Problem), (status = 422, body = Problem)))]
-async fn reserve(op: Operator, State(app): State<AppState>, Path(iccid): Path<String>, OptionalBody(b): OptionalBody<ReserveRequest>) -> ApiResult<Json<SimView>> {
+async fn reserve(
+    op: Operator,
+    State(app): State<AppState>,
+    Path(iccid): Path<String>,
+    OptionalBody(b): OptionalBody<ReserveRequest>,
+) -> ApiResult<Json<SimView>> {
     let actor = op.actor();
     let mut req = ActionRequest::new(Action::Reserve, &actor);
     req.customer_id = b.customer_id;
@@ -76,7 +81,12 @@ async fn reserve(op: Operator, State(app): State<AppState>, Path(iccid): Path<St
 /// RESERVED or SUSPENDED → ACTIVE, optionally consuming an activation code.
 #[utoipa::path(post, path = "/sims/{iccid}/activate", tag = "lifecycle", params(("iccid" = String, Path)), request_body = ActivateRequest,
     responses((status = 200, body = SimView), (status = 409, body = Problem), (status = 422, description = "Activation code unknown, used or expired", body = Problem)))]
-async fn activate(op: Operator, State(app): State<AppState>, Path(iccid): Path<String>, OptionalBody(b): OptionalBody<ActivateRequest>) -> ApiResult<Json<SimView>> {
+async fn activate(
+    op: Operator,
+    State(app): State<AppState>,
+    Path(iccid): Path<String>,
+    OptionalBody(b): OptionalBody<ActivateRequest>,
+) -> ApiResult<Json<SimView>> {
     let actor = op.actor();
     let code = non_empty(b.activation_code);
     let mut req = ActionRequest::new(Action::Activate, &actor);
@@ -88,25 +98,46 @@ async fn activate(op: Operator, State(app): State<AppState>, Path(iccid): Path<S
 /// ACTIVE → SUSPENDED.
 #[utoipa::path(post, path = "/sims/{iccid}/suspend", tag = "lifecycle", params(("iccid" = String, Path)), request_body = ReasonRequest,
     responses((status = 200, body = SimView), (status = 409, body = Problem)))]
-async fn suspend(op: Operator, State(app): State<AppState>, Path(iccid): Path<String>, OptionalBody(b): OptionalBody<ReasonRequest>) -> ApiResult<Json<SimView>> {
+async fn suspend(
+    op: Operator,
+    State(app): State<AppState>,
+    Path(iccid): Path<String>,
+    OptionalBody(b): OptionalBody<ReasonRequest>,
+) -> ApiResult<Json<SimView>> {
     reasoned(op, app, iccid, b, Action::Suspend).await
 }
 
 /// Any non-terminal status → LOST_STOLEN.
 #[utoipa::path(post, path = "/sims/{iccid}/report-lost", tag = "lifecycle", params(("iccid" = String, Path)), request_body = ReasonRequest,
     responses((status = 200, body = SimView), (status = 409, body = Problem)))]
-async fn report_lost(op: Operator, State(app): State<AppState>, Path(iccid): Path<String>, OptionalBody(b): OptionalBody<ReasonRequest>) -> ApiResult<Json<SimView>> {
+async fn report_lost(
+    op: Operator,
+    State(app): State<AppState>,
+    Path(iccid): Path<String>,
+    OptionalBody(b): OptionalBody<ReasonRequest>,
+) -> ApiResult<Json<SimView>> {
     reasoned(op, app, iccid, b, Action::ReportLost).await
 }
 
 /// Any non-terminal status → TERMINATED (final).
 #[utoipa::path(post, path = "/sims/{iccid}/terminate", tag = "lifecycle", params(("iccid" = String, Path)), request_body = ReasonRequest,
     responses((status = 200, body = SimView), (status = 409, body = Problem)))]
-async fn terminate(op: Operator, State(app): State<AppState>, Path(iccid): Path<String>, OptionalBody(b): OptionalBody<ReasonRequest>) -> ApiResult<Json<SimView>> {
+async fn terminate(
+    op: Operator,
+    State(app): State<AppState>,
+    Path(iccid): Path<String>,
+    OptionalBody(b): OptionalBody<ReasonRequest>,
+) -> ApiResult<Json<SimView>> {
     reasoned(op, app, iccid, b, Action::Terminate).await
 }
 
-async fn reasoned(op: Operator, app: AppState, iccid: String, b: ReasonRequest, action: Action) -> ApiResult<Json<SimView>> {
+async fn reasoned(
+    op: Operator,
+    app: AppState,
+    iccid: String,
+    b: ReasonRequest,
+    action: Action,
+) -> ApiResult<Json<SimView>> {
     let actor = op.actor();
     let mut req = ActionRequest::new(action, &actor);
     req.note = non_empty(b.reason);

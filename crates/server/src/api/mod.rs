@@ -1,5 +1,6 @@
 //! The REST API under `/api/v1`.
 
+pub mod activation_codes;
 pub mod audit;
 pub mod auth;
 pub mod customers;
@@ -7,7 +8,6 @@ pub mod lifecycle;
 pub mod sims;
 pub mod stats;
 pub mod tariffs;
-pub mod activation_codes;
 pub mod users;
 
 use crate::app::AppState;
@@ -42,7 +42,12 @@ impl Modify for BearerAuth {
         let components = openapi.components.get_or_insert_with(Default::default);
         components.add_security_scheme(
             "bearer",
-            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).description(Some("A login token (`sft_…`) or an API key (`sfk_…`)")).build()),
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .description(Some("A login token (`sft_…`) or an API key (`sfk_…`)"))
+                    .build(),
+            ),
         );
     }
 }

@@ -115,7 +115,8 @@ pub fn parse_filter(q: &SimListQuery) -> ApiResult<(SimFilter, SimSort)> {
             }
         }
     }
-    filter.sim_type = v.check("type", q.sim_type.as_deref(), |s| SimType::parse(s).ok_or("must be prepaid, postpaid or data_only"));
+    filter.sim_type =
+        v.check("type", q.sim_type.as_deref(), |s| SimType::parse(s).ok_or("must be prepaid, postpaid or data_only"));
     filter.provider = v.check("provider", q.provider.as_deref(), |s| Provider::parse(s).ok_or("must be none or 1nce"));
     let sort = v
         .check("sort", q.sort.as_deref(), |s| {
@@ -129,7 +130,11 @@ pub fn parse_filter(q: &SimListQuery) -> ApiResult<(SimFilter, SimSort)> {
 /// List SIMs with filters, prefix search, sorting and cursor pagination.
 #[utoipa::path(get, path = "/sims", tag = "sims", params(SimListQuery),
     responses((status = 200, body = Page<SimView>), (status = 400, body = Problem), (status = 401, body = Problem), (status = 422, body = Problem)))]
-async fn list_sims(_: Viewer, State(app): State<AppState>, Query(q): Query<SimListQuery>) -> ApiResult<Json<Page<SimView>>> {
+async fn list_sims(
+    _: Viewer,
+    State(app): State<AppState>,
+    Query(q): Query<SimListQuery>,
+) -> ApiResult<Json<Page<SimView>>> {
     let (filter, sort) = parse_filter(&q)?;
     let page = PageParams { limit: q.limit, cursor: q.cursor.clone(), count: q.count };
     let result = app.store.list_sims(&filter, sort, page.request()?).await?;
@@ -204,16 +209,25 @@ pub fn check_tags(v: &mut Validator, tags: &[String]) {
     }
 }
 
-async fn check_references(app: &AppState, v: &mut Validator, customer: Option<i64>, tariff: Option<i64>) -> ApiResult<()> {
+async fn check_references(
+    app: &AppState,
+    v: &mut Validator,
+    customer: Option<i64>,
+    tariff: Option<i64>,
+) -> ApiResult<()> {
     if let Some(id) = customer {
         match app.store.get_customer(id).await {
-            Err(simfleet_store::StoreError::NotFound(_)) => v.add("customer_id", format!("customer {id} does not exist")),
+            Err(simfleet_store::StoreError::NotFound(_)) => {
+                v.add("customer_id", format!("customer {id} does not exist"))
+            }
             other => drop(other?),
         }
     }
     if let Some(id) = tariff {
         match app.store.get_tariff_plan(id).await {
-            Err(simfleet_store::StoreError::NotFound(_)) => v.add("tariff_plan_id", format!("tariff plan {id} does not exist")),
+            Err(simfleet_store::StoreError::NotFound(_)) => {
+                v.add("tariff_plan_id", format!("tariff plan {id} does not exist"))
+            }
             other => drop(other?),
         }
     }
@@ -223,13 +237,18 @@ async fn check_references(app: &AppState, v: &mut Validator, customer: Option<i6
 /// Add a SIM to the inventory.
 #[utoipa::path(post, path = "/sims", tag = "sims", request_body = CreateSim,
     responses((status = 201, body = SimView), (status = 400, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)))]
-async fn create_sim(op: Operator, State(app): State<AppState>, Body(req): Body<CreateSim>) -> ApiResult<(StatusCode, Json<SimView>)> {
+async fn create_sim(
+    op: Operator,
+    State(app): State<AppState>,
+    Body(req): Body<CreateSim>,
+) -> ApiResult<(StatusCode, Json<SimView>)> {
     let mut v = Validator::default();
     let iccid = v.check("iccid", Some(&req.iccid), Iccid::parse);
     let imsi = v.check("imsi", req.imsi.as_deref(), Imsi::parse);
     let msisdn = v.check("msisdn", req.msisdn.as_deref(), Msisdn::parse);
     let imei = v.check("imei", req.imei.as_deref(), Imei::parse);
-    let sim_type = v.check("type", req.sim_type.as_deref(), |s| SimType::parse(s).ok_or("must be prepaid, postpaid or data_only"));
+    let sim_type =
+        v.check("type", req.sim_type.as_deref(), |s| SimType::parse(s).ok_or("must be prepaid, postpaid or data_only"));
     let status = v.check("status", req.status.as_deref(), |s| SimStatus::parse(s).ok_or("unknown status"));
     let provider = v.check("provider", req.provider.as_deref(), |s| Provider::parse(s).ok_or("must be none or 1nce"));
     let pin = v.check("pin", req.pin.as_deref(), check_pin);
@@ -318,7 +337,9 @@ pub async fn build_patch(app: &AppState, req: &UpdateSim) -> ApiResult<SimPatch>
         imsi: optional(&mut v, "imsi", &req.imsi, |s| Imsi::parse(s).map(String::from)),
         msisdn: optional(&mut v, "msisdn", &req.msisdn, |s| Msisdn::parse(s).map(String::from)),
         imei: optional(&mut v, "imei", &req.imei, |s| Imei::parse(s).map(String::from)),
-        sim_type: v.check("type", req.sim_type.as_deref(), |s| SimType::parse(s).ok_or("must be prepaid, postpaid or data_only")),
+        sim_type: v.check("type", req.sim_type.as_deref(), |s| {
+            SimType::parse(s).ok_or("must be prepaid, postpaid or data_only")
+        }),
         pin_enc: optional(&mut v, "pin", &req.pin, |s| check_pin(s).map(|p| app.secrets.seal(&p))),
         puk_enc: optional(&mut v, "puk", &req.puk, |s| check_puk(s).map(|p| app.secrets.seal(&p))),
         label: optional(&mut v, "label", &req.label, check_label).map(Option::flatten),
@@ -366,7 +387,11 @@ pub struct BulkResult {
 /// Apply the same change to many SIMs, all or nothing.
 #[utoipa::path(post, path = "/sims/bulk", tag = "sims", request_body = BulkUpdate,
     responses((status = 200, body = BulkResult), (status = 422, body = Problem)))]
-async fn bulk_update(op: Operator, State(app): State<AppState>, Body(req): Body<BulkUpdate>) -> ApiResult<Json<BulkResult>> {
+async fn bulk_update(
+    op: Operator,
+    State(app): State<AppState>,
+    Body(req): Body<BulkUpdate>,
+) -> ApiResult<Json<BulkResult>> {
     if req.iccids.is_empty() || req.iccids.len() > 10_000 {
         return Err(ApiError::field("iccids", "give between 1 and 10,000 ICCIDs"));
     }
@@ -426,7 +451,11 @@ pub struct SimSecrets {
 /// Reveal a SIM's PIN and PUK (operator and admin). Each reveal is recorded in the SIM's history.
 #[utoipa::path(get, path = "/sims/{iccid}/secrets", tag = "sims", params(("iccid" = String, Path)),
     responses((status = 200, body = SimSecrets), (status = 403, body = Problem), (status = 404, body = Problem)))]
-async fn reveal_secrets(op: Operator, State(app): State<AppState>, Path(iccid): Path<String>) -> ApiResult<Json<SimSecrets>> {
+async fn reveal_secrets(
+    op: Operator,
+    State(app): State<AppState>,
+    Path(iccid): Path<String>,
+) -> ApiResult<Json<SimSecrets>> {
     let sim = app.store.get_sim(&iccid).await?;
     let open = |s: &Option<String>| s.as_deref().map(|s| app.secrets.open(s)).transpose();
     let (pin, puk) = (open(&sim.pin_enc)?, open(&sim.puk_enc)?);
@@ -434,7 +463,13 @@ async fn reveal_secrets(op: Operator, State(app): State<AppState>, Path(iccid): 
     app.store
         .add_sim_event(
             sim.id,
-            &NewEvent { kind: EventKind::SecretsRevealed, old_status: None, new_status: None, note: None, actor: &actor },
+            &NewEvent {
+                kind: EventKind::SecretsRevealed,
+                old_status: None,
+                new_status: None,
+                note: None,
+                actor: &actor,
+            },
         )
         .await?;
     Ok(Json(SimSecrets { iccid: sim.iccid, pin, puk }))

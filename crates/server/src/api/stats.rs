@@ -27,7 +27,8 @@ pub struct StatusCount {
 /// Number of SIMs in each status (all six, zeros included).
 #[utoipa::path(get, path = "/stats/sim-by-status", tag = "stats", responses((status = 200, body = Items<StatusCount>)))]
 async fn by_status(_: Viewer, State(app): State<AppState>) -> ApiResult<Json<Items<StatusCount>>> {
-    let items = app.store.sims_by_status().await?.into_iter().map(|(status, count)| StatusCount { status, count }).collect();
+    let items =
+        app.store.sims_by_status().await?.into_iter().map(|(status, count)| StatusCount { status, count }).collect();
     Ok(Json(Items { items }))
 }
 
@@ -81,7 +82,11 @@ pub struct SeriesResponse {
 /// Activations per day, week or month; empty periods are zeros.
 #[utoipa::path(get, path = "/stats/activations-over-time", tag = "stats", params(RangeQuery),
     responses((status = 200, body = SeriesResponse), (status = 422, body = Problem)))]
-async fn activations(_: Viewer, State(app): State<AppState>, Query(q): Query<RangeQuery>) -> ApiResult<Json<SeriesResponse>> {
+async fn activations(
+    _: Viewer,
+    State(app): State<AppState>,
+    Query(q): Query<RangeQuery>,
+) -> ApiResult<Json<SeriesResponse>> {
     let mut v = Validator::default();
     let to = q.to.unwrap_or_else(|| simfleet_store::now().date_naive());
     let from = q.from.unwrap_or(to - Days::new(30));

@@ -16,9 +16,7 @@ use utoipa::ToSchema;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
 pub fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new()
-        .routes(routes!(list_plans, create_plan))
-        .routes(routes!(get_plan, update_plan, delete_plan))
+    OpenApiRouter::new().routes(routes!(list_plans, create_plan)).routes(routes!(get_plan, update_plan, delete_plan))
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -75,11 +73,17 @@ fn build(req: TariffPlanRequest, current: Option<TariffPlan>) -> ApiResult<Tarif
     if name.as_ref().is_none_or(|n| n.chars().count() > 100) {
         v.add("name", "is required, at most 100 characters");
     }
-    let price = v.check("monthly_price", req.monthly_price.as_deref(), Money::parse).or(current.as_ref().map(|c| c.monthly_price));
+    let price = v
+        .check("monthly_price", req.monthly_price.as_deref(), Money::parse)
+        .or(current.as_ref().map(|c| c.monthly_price));
     if price.is_none() && req.monthly_price.is_none() {
         v.add("monthly_price", "is required");
     }
-    let currency = req.currency.map(|c| c.trim().to_uppercase()).or(current.as_ref().map(|c| c.currency.clone())).unwrap_or_else(|| "EUR".into());
+    let currency = req
+        .currency
+        .map(|c| c.trim().to_uppercase())
+        .or(current.as_ref().map(|c| c.currency.clone()))
+        .unwrap_or_else(|| "EUR".into());
     if currency.len() != 3 || !currency.bytes().all(|b| b.is_ascii_uppercase()) {
         v.add("currency", "must be a three-letter ISO 4217 code");
     }
@@ -92,11 +96,21 @@ fn build(req: TariffPlanRequest, current: Option<TariffPlan>) -> ApiResult<Tarif
         None => current.and_then(|c| c.description),
     };
     v.finish()?;
-    Ok(TariffPlanInput { name: name.expect("validated"), monthly_price: price.expect("validated"), currency, plan_type, description })
+    Ok(TariffPlanInput {
+        name: name.expect("validated"),
+        monthly_price: price.expect("validated"),
+        currency,
+        plan_type,
+        description,
+    })
 }
 
 #[utoipa::path(get, path = "/tariff-plans", tag = "tariff-plans", params(PageParams), responses((status = 200, body = Page<TariffPlanView>)))]
-async fn list_plans(_: Viewer, State(app): State<AppState>, Query(page): Query<PageParams>) -> ApiResult<Json<Page<TariffPlanView>>> {
+async fn list_plans(
+    _: Viewer,
+    State(app): State<AppState>,
+    Query(page): Query<PageParams>,
+) -> ApiResult<Json<Page<TariffPlanView>>> {
     Ok(Json(Page::from_store(app.store.list_tariff_plans(page.request()?).await?, TariffPlanView::from)))
 }
 
@@ -108,14 +122,23 @@ async fn get_plan(_: Viewer, State(app): State<AppState>, Path(id): Path<i64>) -
 
 #[utoipa::path(post, path = "/tariff-plans", tag = "tariff-plans", request_body = TariffPlanRequest,
     responses((status = 201, body = TariffPlanView), (status = 409, body = Problem), (status = 422, body = Problem)))]
-async fn create_plan(_: Admin, State(app): State<AppState>, Body(req): Body<TariffPlanRequest>) -> ApiResult<(StatusCode, Json<TariffPlanView>)> {
+async fn create_plan(
+    _: Admin,
+    State(app): State<AppState>,
+    Body(req): Body<TariffPlanRequest>,
+) -> ApiResult<(StatusCode, Json<TariffPlanView>)> {
     let input = build(req, None)?;
     Ok((StatusCode::CREATED, Json(app.store.create_tariff_plan(&input).await?.into())))
 }
 
 #[utoipa::path(patch, path = "/tariff-plans/{id}", tag = "tariff-plans", params(("id" = i64, Path)), request_body = TariffPlanRequest,
     responses((status = 200, body = TariffPlanView), (status = 404, body = Problem), (status = 422, body = Problem)))]
-async fn update_plan(_: Admin, State(app): State<AppState>, Path(id): Path<i64>, Body(req): Body<TariffPlanRequest>) -> ApiResult<Json<TariffPlanView>> {
+async fn update_plan(
+    _: Admin,
+    State(app): State<AppState>,
+    Path(id): Path<i64>,
+    Body(req): Body<TariffPlanRequest>,
+) -> ApiResult<Json<TariffPlanView>> {
     let current = app.store.get_tariff_plan(id).await?;
     let input = build(req, Some(current))?;
     Ok(Json(app.store.update_tariff_plan(id, &input).await?.into()))

@@ -1,11 +1,11 @@
 //! `/users` (admin) and `/api-keys` (each user their own; admin all).
 
+use super::Items;
 use crate::app::AppState;
 use crate::auth::{Admin, Authenticated, API_KEY_PREFIX};
 use crate::crypto::{hash_password, new_token, token_hash};
 use crate::error::{ApiError, ApiResult, Problem, Validator};
 use crate::extract::Body;
-use super::Items;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::Json;
@@ -36,7 +36,13 @@ pub struct UserView {
 
 impl From<User> for UserView {
     fn from(u: User) -> Self {
-        UserView { username: u.username, role: u.role, created_at: u.created_at, last_login_at: u.last_login_at, locked_until: u.locked_until }
+        UserView {
+            username: u.username,
+            role: u.role,
+            created_at: u.created_at,
+            last_login_at: u.last_login_at,
+            locked_until: u.locked_until,
+        }
     }
 }
 
@@ -86,7 +92,11 @@ async fn list_users(_: Admin, State(app): State<AppState>) -> ApiResult<Json<Ite
 
 #[utoipa::path(post, path = "/users", tag = "users", request_body = CreateUser,
     responses((status = 201, body = UserView), (status = 409, body = Problem), (status = 422, body = Problem)))]
-async fn create_user(_: Admin, State(app): State<AppState>, Body(req): Body<CreateUser>) -> ApiResult<(StatusCode, Json<UserView>)> {
+async fn create_user(
+    _: Admin,
+    State(app): State<AppState>,
+    Body(req): Body<CreateUser>,
+) -> ApiResult<(StatusCode, Json<UserView>)> {
     let mut v = Validator::default();
     let username = req.username.trim().to_owned();
     if let Err(e) = check_username(&username) {
@@ -103,7 +113,12 @@ async fn create_user(_: Admin, State(app): State<AppState>, Body(req): Body<Crea
 /// Change a user's role or password (also lifts a login lock).
 #[utoipa::path(patch, path = "/users/{username}", tag = "users", params(("username" = String, Path)), request_body = UpdateUser,
     responses((status = 200, body = UserView), (status = 404, body = Problem), (status = 422, body = Problem)))]
-async fn update_user(admin: Admin, State(app): State<AppState>, Path(username): Path<String>, Body(req): Body<UpdateUser>) -> ApiResult<Json<UserView>> {
+async fn update_user(
+    admin: Admin,
+    State(app): State<AppState>,
+    Path(username): Path<String>,
+    Body(req): Body<UpdateUser>,
+) -> ApiResult<Json<UserView>> {
     if let Some(p) = &req.password {
         check_password(p).map_err(|e| ApiError::field("password", e))?;
     }
@@ -184,7 +199,11 @@ async fn list_keys(Authenticated(p): Authenticated, State(app): State<AppState>)
 /// Create an API key for yourself. The secret is in this response only; simfleet keeps a hash.
 #[utoipa::path(post, path = "/api-keys", tag = "users", request_body = CreateApiKey,
     responses((status = 201, body = CreatedApiKey), (status = 422, body = Problem)))]
-async fn create_key(Authenticated(p): Authenticated, State(app): State<AppState>, Body(req): Body<CreateApiKey>) -> ApiResult<(StatusCode, Json<CreatedApiKey>)> {
+async fn create_key(
+    Authenticated(p): Authenticated,
+    State(app): State<AppState>,
+    Body(req): Body<CreateApiKey>,
+) -> ApiResult<(StatusCode, Json<CreatedApiKey>)> {
     let mut v = Validator::default();
     let name = req.name.trim();
     if name.is_empty() || name.chars().count() > 100 {
@@ -207,7 +226,11 @@ async fn create_key(Authenticated(p): Authenticated, State(app): State<AppState>
 /// Revoke an API key (your own; admin: any).
 #[utoipa::path(delete, path = "/api-keys/{id}", tag = "users", params(("id" = i64, Path)),
     responses((status = 200, body = ApiKeyView), (status = 404, body = Problem)))]
-async fn revoke_key(Authenticated(p): Authenticated, State(app): State<AppState>, Path(id): Path<i64>) -> ApiResult<Json<ApiKeyView>> {
+async fn revoke_key(
+    Authenticated(p): Authenticated,
+    State(app): State<AppState>,
+    Path(id): Path<i64>,
+) -> ApiResult<Json<ApiKeyView>> {
     let key = app.store.get_api_key(id).await?;
     if key.user_id != p.user_id && p.role != Role::Admin {
         return Err(ApiError::NotFound("API key not found".into()));

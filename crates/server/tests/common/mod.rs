@@ -64,13 +64,21 @@ impl TestApp {
     }
 
     pub async fn login(&self, username: &str) -> String {
-        let (status, body) = self.call(Method::POST, "/api/v1/auth/login", None, Some(json!({"username": username, "password": PASSWORD}))).await;
+        let (status, body) = self
+            .call(Method::POST, "/api/v1/auth/login", None, Some(json!({"username": username, "password": PASSWORD})))
+            .await;
         assert_eq!(status, StatusCode::OK, "{body}");
         body["token"].as_str().unwrap().to_owned()
     }
 
     /// Sends a request and returns the status and the JSON body (`Null` when empty).
-    pub async fn call(&self, method: Method, path: &str, token: Option<&str>, body: Option<Value>) -> (StatusCode, Value) {
+    pub async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+    ) -> (StatusCode, Value) {
         let mut req = self.http.request(method, format!("{}{path}", self.base));
         if let Some(t) = token {
             req = req.bearer_auth(t);
@@ -82,7 +90,8 @@ impl TestApp {
         let status = res.status();
         let problem = res.headers().get("content-type").is_some_and(|v| v == "application/problem+json");
         let text = res.text().await.unwrap();
-        let value = if text.is_empty() { Value::Null } else { serde_json::from_str(&text).unwrap_or(Value::String(text)) };
+        let value =
+            if text.is_empty() { Value::Null } else { serde_json::from_str(&text).unwrap_or(Value::String(text)) };
         if status.is_client_error() || status.is_server_error() {
             assert!(problem, "error responses are problem+json: {status} {value}");
         }
