@@ -3,7 +3,7 @@
 //! [`SimState`]'s public methods ("changes made outside simfleet").
 
 use std::collections::HashMap;
-use std::sync::{RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::sync::{OnceLock, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::time::{Duration as StdDuration, Instant};
 
 use chrono::{DateTime, Duration, NaiveDate, Utc};
@@ -181,6 +181,8 @@ pub(crate) struct Inner {
     pub sims: Vec<SimRecord>,
     by_iccid: HashMap<String, usize>,
     usage_overrides: HashMap<(usize, NaiveDate), DayUsage>,
+    /// Memoised lifetime usage (data µMB, SMS) per SIM; reset when a day is overridden.
+    used_totals: Vec<OnceLock<(u64, u64)>>,
     sms: HashMap<usize, Vec<Sms>>,
     events: HashMap<usize, Vec<SimEvent>>,
     next_id: u64,
@@ -232,6 +234,7 @@ impl SimState {
                 sims: records,
                 by_iccid,
                 usage_overrides: HashMap::new(),
+                used_totals: (0..sims).map(|_| OnceLock::new()).collect(),
                 sms: HashMap::new(),
                 events: HashMap::new(),
                 next_id: FIRST_DYNAMIC_ID,
@@ -349,6 +352,7 @@ impl SimState {
             return false;
         };
         inner.usage_overrides.insert((i, day), usage);
+        inner.used_totals[i] = OnceLock::new();
         true
     }
 
@@ -468,18 +472,33 @@ impl SimState {
         out
     }
 
+    /// Lifetime usage of a SIM over the history window: (data µMB, SMS).
+    fn used_totals(&self, inner: &Inner, i: usize) -> (u64, u64) {
+        *inner.used_totals[i].get_or_init(|| {
+            self.usage_range(inner, i, self.gen.history_start(), self.gen.today)
+                .iter()
+                .fold((0, 0), |(d, s), (_, u)| (d + u.data_umb(), s + u.sms()))
+        })
+    }
+
     pub(crate) fn quota_in(&self, inner: &Inner, i: usize, data: bool) -> QuotaView {
         let sim = &inner.sims[i];
         let q = if data { &sim.data_quota } else { &sim.sms_quota };
         let threshold = q.accumulated as f64 * (1.0 - f64::from(q.threshold_percentage) / 100.0);
-        let (mut used, mut threshold_reached, mut exceeded) = (0u64, None, None);
-        for (d, u) in self.usage_range(inner, i, self.gen.history_start(), self.gen.today) {
-            used += if data { u.data_umb() } else { u.sms() };
-            if threshold_reached.is_none() && used as f64 > threshold {
-                threshold_reached = Some(d);
-            }
-            if exceeded.is_none() && used >= q.accumulated {
-                exceeded = Some(d);
+        let (data_used, sms_used) = self.used_totals(inner, i);
+        let used = if data { data_used } else { sms_used };
+        let (mut threshold_reached, mut exceeded) = (None, None);
+        // Only SIMs past the threshold need the day-by-day scan for the crossing dates.
+        if used as f64 > threshold {
+            let mut running = 0u64;
+            for (d, u) in self.usage_range(inner, i, self.gen.history_start(), self.gen.today) {
+                running += if data { u.data_umb() } else { u.sms() };
+                if threshold_reached.is_none() && running as f64 > threshold {
+                    threshold_reached = Some(d);
+                }
+                if exceeded.is_none() && running >= q.accumulated {
+                    exceeded = Some(d);
+                }
             }
         }
         QuotaView {

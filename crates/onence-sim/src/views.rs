@@ -4,6 +4,7 @@
 //! conformance test validates every rendering against the schemas.
 
 use chrono::{DateTime, NaiveDate, Utc};
+use serde::Serialize;
 use serde_json::{json, Map, Value};
 
 use crate::fleet::{umb_to_mb_string, LinkState, SimRecord, UMB_PER_MB};
@@ -319,27 +320,70 @@ pub fn sms_v2(sim: &SimRecord, s: &Sms) -> Value {
     v
 }
 
-fn currency() -> Value {
-    json!({"id": 1, "symbol": "\u{20ac}", "code": "EUR"})
+#[derive(Serialize)]
+struct Currency {
+    id: u32,
+    symbol: &'static str,
+    code: &'static str,
+}
+
+const EUR: Currency = Currency { id: 1, symbol: "\u{20ac}", code: "EUR" };
+
+#[derive(Serialize)]
+struct TrafficType {
+    description: &'static str,
+    id: u32,
+    unit: &'static str,
+}
+
+/// `Data` / `SmsUsage` (same shape).
+#[derive(Serialize)]
+struct UsagePart {
+    cost: String,
+    currency: Currency,
+    traffic_type: TrafficType,
+    volume: String,
+    volume_rx: String,
+    volume_tx: String,
+}
+
+/// `Daily`. Typed rather than `json!` because usage is the hot path of bulk syncs.
+#[derive(Serialize)]
+pub struct Daily {
+    date: String,
+    data: UsagePart,
+    sms: UsagePart,
+}
+
+/// `DailyUsage`.
+#[derive(Serialize)]
+pub struct DailyUsage {
+    pub stats: Vec<Daily>,
 }
 
 /// One `Daily` usage record; data volumes as decimal MB strings, SMS as count strings.
-pub fn daily(day: NaiveDate, u: &crate::fleet::DayUsage) -> Value {
+pub fn daily(day: NaiveDate, u: &crate::fleet::DayUsage) -> Daily {
     let data = umb_to_mb_string(u.data_umb());
     let sms = u.sms().to_string();
-    json!({
-        "date": ts_z(day_start(day)),
-        "data": {
-            "cost": data, "currency": currency(),
-            "traffic_type": {"description": "Data", "id": 5, "unit": "MB"},
-            "volume": data, "volume_rx": umb_to_mb_string(u.rx_umb), "volume_tx": umb_to_mb_string(u.tx_umb),
+    Daily {
+        date: format!("{}T00:00:00.000Z", day.format("%Y-%m-%d")),
+        data: UsagePart {
+            cost: data.clone(),
+            currency: EUR,
+            traffic_type: TrafficType { description: "Data", id: 5, unit: "MB" },
+            volume: data,
+            volume_rx: umb_to_mb_string(u.rx_umb),
+            volume_tx: umb_to_mb_string(u.tx_umb),
         },
-        "sms": {
-            "cost": sms, "currency": currency(),
-            "traffic_type": {"description": "SMS", "id": 6, "unit": "SMS"},
-            "volume": sms, "volume_rx": u.sms_mo.to_string(), "volume_tx": u.sms_mt.to_string(),
+        sms: UsagePart {
+            cost: sms.clone(),
+            currency: EUR,
+            traffic_type: TrafficType { description: "SMS", id: 6, unit: "SMS" },
+            volume: sms,
+            volume_rx: u.sms_mo.to_string(),
+            volume_tx: u.sms_mt.to_string(),
         },
-    })
+    }
 }
 
 fn limit_entry(service: &str, id: u32) -> Value {

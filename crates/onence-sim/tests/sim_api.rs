@@ -96,7 +96,7 @@ async fn paging_edges_and_admin_endpoints() {
 
 #[tokio::test]
 async fn multiple_configuration_applies_asynchronously() {
-    let sim = onence_sim::spawn(SimConfig { apply_delay_ms: 150, ..SimConfig::new(10, 3) }, addr()).await.unwrap();
+    let sim = onence_sim::spawn(SimConfig { apply_delay_ms: 800, ..SimConfig::new(10, 3) }, addr()).await.unwrap();
     let http = reqwest::Client::new();
     let base = sim.base_url();
     let t = token(&http, base).await;
@@ -110,7 +110,12 @@ async fn multiple_configuration_applies_asynchronously() {
         .unwrap();
     assert_eq!(r.status(), StatusCode::CREATED);
     assert_eq!(sim.state().sim(&s.iccid).unwrap().status, SimStatus::Enabled, "not yet applied");
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    for _ in 0..250 {
+        if sim.state().sim(&s.iccid).unwrap().status == SimStatus::Disabled {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
     assert_eq!(sim.state().sim(&s.iccid).unwrap().status, SimStatus::Disabled);
     let events = sim.state().events(&s.iccid).unwrap();
     assert!(events.last().unwrap().description.contains("'Enabled' to 'Disabled'"));

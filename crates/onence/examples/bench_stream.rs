@@ -143,7 +143,8 @@ async fn main() {
         usage_for(&c, &iccids, args.days, args.concurrency, today).await;
         let secs = t.elapsed().as_secs_f64();
         let counters = sim.counters();
-        let achieved = counters.requests as f64 / secs;
+        // n evenly spaced requests span n - 1 intervals
+        let achieved = counters.requests.saturating_sub(1) as f64 / secs;
         println!(
             "rate_limited     : {} requests (incl. token + first page) in {:.2} s → {:.2} req/s of {} allowed ({:.1} %), 429s: server {} / client {}",
             counters.requests,

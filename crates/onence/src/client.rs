@@ -296,9 +296,9 @@ impl Client {
         if !call.query.is_empty() {
             req = req.query(&call.query);
         }
-        req = match (&bearer, call.auth) {
-            (Some(b), _) => req.header(AUTHORIZATION, &b.header),
-            (None, _) => {
+        req = match &bearer {
+            Some(b) => req.header(AUTHORIZATION, &b.header),
+            None => {
                 let raw = format!("{}:{}", cfg.client_id, cfg.client_secret.expose_secret());
                 req.header(AUTHORIZATION, format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(raw)))
             }

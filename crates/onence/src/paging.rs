@@ -8,7 +8,7 @@ use std::future::Future;
 
 use futures::stream::{self, BoxStream, StreamExt, TryStreamExt};
 
-use crate::models::{EventV2, Page, Sim, SimEvent, SimListQuery, SmsData};
+use crate::models::{DailyUsage, EventV2, Page, Sim, SimEvent, SimListQuery, SmsData};
 use crate::{Client, Result};
 
 /// Turns a page fetcher into a stream of items.
@@ -119,6 +119,30 @@ impl Client {
             },
             concurrency,
         )
+    }
+}
+
+impl Client {
+    /// Usage of many SIMs between two dates, `concurrency` requests in flight; yields
+    /// `(iccid, result)` as answers arrive (unordered), so one failing SIM does not stop the rest.
+    pub fn stream_usage(
+        &self,
+        iccids: Vec<String>,
+        start: Option<chrono::NaiveDate>,
+        end: Option<chrono::NaiveDate>,
+        concurrency: usize,
+    ) -> BoxStream<'static, (String, Result<DailyUsage>)> {
+        let client = self.clone();
+        stream::iter(iccids)
+            .map(move |iccid| {
+                let client = client.clone();
+                async move {
+                    let r = client.get_usage(&iccid, start, end).await;
+                    (iccid, r)
+                }
+            })
+            .buffer_unordered(concurrency.max(1))
+            .boxed()
     }
 }
 

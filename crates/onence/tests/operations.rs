@@ -5,7 +5,7 @@ mod common;
 use std::time::Duration;
 
 use chrono::Duration as Days;
-use futures::TryStreamExt;
+use futures::{StreamExt, TryStreamExt};
 use onence::models::*;
 use onence::{mb_to_bytes, Error};
 use onence_sim::{LinkState, SimConfig};
@@ -89,10 +89,16 @@ async fn v1_sim_operations() {
         })
         .collect();
     client.configure_sims(&updates).await.unwrap();
-    tokio::time::sleep(Duration::from_millis(200)).await;
-    for s in &enabled[1..] {
-        assert_eq!(state.sim(&s.iccid).unwrap().status, onence_sim::SimStatus::Disabled);
+    // applied asynchronously (after ~50 ms): poll for up to 5 s
+    let applied =
+        || enabled[1..].iter().all(|s| state.sim(&s.iccid).unwrap().status == onence_sim::SimStatus::Disabled);
+    for _ in 0..250 {
+        if applied() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
     }
+    assert!(applied());
 
     // transfer, reset
     client
@@ -129,6 +135,20 @@ async fn v1_sim_operations() {
         );
         let sms = rec.sms.as_ref().unwrap();
         assert_eq!((sms.mo(), sms.mt()), (Some(u.sms_mo), Some(u.sms_mt)));
+    }
+
+    // bulk usage stream
+    let some: Vec<String> = state.sims().iter().take(20).map(|s| s.iccid.clone()).collect();
+    let mut got: Vec<(String, DailyUsage)> = client
+        .stream_usage(some.clone(), Some(today - Days::days(6)), Some(today), 4)
+        .map(|(i, r)| r.map(|u| (i, u)))
+        .try_collect()
+        .await
+        .unwrap();
+    got.sort_by(|a, b| a.0.cmp(&b.0));
+    assert_eq!(got.len(), 20);
+    for (iccid, u) in &got {
+        assert_eq!(u.stats.len(), state.usage(iccid, today - Days::days(6), today).unwrap().len());
     }
 
     // quotas

@@ -76,11 +76,59 @@ impl Sql {
         Sql { text: text.into(), args }
     }
 
+    /// The text for `dialect`. SQLite looks up `$N` parameters by name, linearly, which makes
+    /// statements with thousands of parameters quadratic; `?N` is looked up by number.
+    pub fn text_for(&self, dialect: crate::Dialect) -> std::borrow::Cow<'_, str> {
+        match dialect {
+            crate::Dialect::Postgres => std::borrow::Cow::Borrowed(&self.text),
+            crate::Dialect::Sqlite => std::borrow::Cow::Owned(sqlite_placeholders(&self.text)),
+        }
+    }
+
     /// Adds a bound value and returns its placeholder, to be spliced into the text.
     pub fn arg(&mut self, value: impl Into<Arg>) -> String {
         self.args.push(value.into());
         format!("${}", self.args.len())
     }
+}
+
+/// Rewrites `$N` placeholders for SQLite. When they appear exactly once each, in order, they
+/// become anonymous `?`: SQLite keeps named and numbered parameters in a list it searches
+/// linearly, so a bulk statement with thousands of them would parse in quadratic time.
+/// Otherwise they become `?N`. Only for SQL built by this module, whose string literals
+/// never contain `$` followed by a digit.
+pub(crate) fn sqlite_placeholders(sql: &str) -> String {
+    let mut numbers = Vec::new();
+    let bytes = sql.as_bytes();
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'$' && bytes.get(i + 1).is_some_and(u8::is_ascii_digit) {
+            let start = i + 1;
+            i = start;
+            while bytes.get(i).is_some_and(u8::is_ascii_digit) {
+                i += 1;
+            }
+            numbers.push(sql[start..i].parse::<usize>().unwrap_or(0));
+        } else {
+            i += 1;
+        }
+    }
+    let sequential = numbers.iter().enumerate().all(|(k, n)| *n == k + 1);
+    let mut out = String::with_capacity(sql.len());
+    let mut chars = sql.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c == '$' && chars.peek().is_some_and(char::is_ascii_digit) {
+            out.push('?');
+            if sequential {
+                while chars.peek().is_some_and(char::is_ascii_digit) {
+                    chars.next();
+                }
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
 }
 
 /// Binds every [`Arg`] of a [`Sql`] to a sqlx query (works for `query`, `query_as`, `query_scalar`).
@@ -136,6 +184,12 @@ pub(crate) fn prefix_upper_bound(prefix: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn sqlite_placeholders_are_numbered() {
+        assert_eq!(sqlite_placeholders("a = $1 AND b IN ($2, $3) AND c = '$x'"), "a = ? AND b IN (?, ?) AND c = '$x'");
+        assert_eq!(sqlite_placeholders("a = $1 AND b = $1 OR c = $2"), "a = ?1 AND b = ?1 OR c = ?2");
+    }
 
     #[test]
     fn prefix_bounds() {

@@ -129,6 +129,15 @@ pub fn json_ok(v: Value) -> Response {
     Json(v).into_response()
 }
 
+/// Serialises straight into a pre-sized buffer (large bodies, no `Value` tree).
+pub fn json_typed<T: serde::Serialize>(v: &T) -> Response {
+    let mut buf = Vec::with_capacity(16 * 1024);
+    match serde_json::to_writer(&mut buf, v) {
+        Ok(()) => ([(axum::http::header::CONTENT_TYPE, "application/json")], buf).into_response(),
+        Err(e) => v1_error(StatusCode::INTERNAL_SERVER_ERROR, "InternalServerError", &e.to_string()),
+    }
+}
+
 pub fn created() -> Response {
     StatusCode::CREATED.into_response()
 }

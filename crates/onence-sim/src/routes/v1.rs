@@ -77,15 +77,23 @@ fn ip_key(ip: &str) -> Vec<u32> {
 /// Renders a page of SIM cards (shared with v2: `SimsSim` has the same fields).
 pub(crate) fn list_page(app: &App, q: &super::Query, d: Dialect) -> R {
     let (page, size) = paging(q, "pageSize", 10, 100, d)?;
-    let idx = select_sims(&app.state, q, d)?;
+    let unfiltered = q.get("q").is_none_or(|v| v.is_empty()) && q.get("sort").is_none_or(|v| v.is_empty());
+    // Plain listing: index the page directly instead of materialising every SIM index.
+    let (total, selected): (usize, Vec<usize>) = if unfiltered {
+        let total = app.state.sim_count();
+        (total, page_range(total, page, size).collect())
+    } else {
+        let idx = select_sims(&app.state, q, d)?;
+        (idx.len(), idx[page_range(idx.len(), page, size)].to_vec())
+    };
     let inner = app.state.read();
-    let items: Vec<Value> = idx[page_range(idx.len(), page, size)]
+    let items: Vec<Value> = selected
         .iter()
         .map(|&i| {
             views::sim_card(&inner.sims[i], &app.state.quota_in(&inner, i, true), &app.state.quota_in(&inner, i, false))
         })
         .collect();
-    Ok((page_headers(idx.len(), page, size), axum::Json(Value::Array(items))).into_response())
+    Ok((page_headers(total, page, size), super::json_typed(&items)).into_response())
 }
 
 pub async fn list_sims(State(app): State<App>, q: Query) -> R {
@@ -314,9 +322,8 @@ pub async fn usage(State(app): State<App>, Path(iccid): Path<String>, q: Query) 
     }
     let inner = app.state.read();
     let i = D.found(lookup_in(&inner, &iccid), &iccid)?;
-    let stats: Vec<Value> =
-        app.state.usage_range(&inner, i, start, end).iter().map(|(d, u)| views::daily(*d, u)).collect();
-    Ok(json_ok(json!({"stats": stats})))
+    let stats = app.state.usage_range(&inner, i, start, end).iter().map(|(d, u)| views::daily(*d, u)).collect();
+    Ok(super::json_typed(&views::DailyUsage { stats }))
 }
 
 fn quota(app: &App, iccid: &str, data: bool) -> R {
