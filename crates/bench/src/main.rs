@@ -61,7 +61,11 @@ async fn main() -> anyhow::Result<()> {
             while seen < after {
                 let limit = (after - seen).min(1000) as u32;
                 let page = store
-                    .list_sims(&filter, SimSort::default(), simfleet_store::PageRequest { limit, cursor: cursor.as_deref(), with_total: false })
+                    .list_sims(
+                        &filter,
+                        SimSort::default(),
+                        simfleet_store::PageRequest { limit, cursor: cursor.as_deref(), with_total: false },
+                    )
                     .await?;
                 let Some(last) = page.items.last() else { break };
                 seen += page.items.len() as u64;
@@ -79,8 +83,8 @@ fn synthetic_sim(n: u64) -> NewSim {
     let iccid = format!("{payload}{}", simfleet_domain::ids::luhn_check_digit(&payload));
     let status = match n % 20 {
         0..=11 => SimStatus::Active,
-        12 | 13 | 14 => SimStatus::Available,
-        15 | 16 => SimStatus::Suspended,
+        12..=14 => SimStatus::Available,
+        15..=16 => SimStatus::Suspended,
         17 => SimStatus::Reserved,
         18 => SimStatus::LostStolen,
         _ => SimStatus::Terminated,
@@ -91,8 +95,8 @@ fn synthetic_sim(n: u64) -> NewSim {
     sim.msisdn = (status != SimStatus::Available).then(|| format!("49170{:08}", n));
     sim.label = Some(format!("Device {n:07}"));
     sim.sim_type = [SimType::DataOnly, SimType::Prepaid, SimType::Postpaid][(n % 3) as usize];
-    sim.provider = if n % 2 == 0 { Provider::OneNce } else { Provider::None };
-    sim.tags = if n % 10 == 0 { vec!["fleet-a".into()] } else { vec![] };
+    sim.provider = if n.is_multiple_of(2) { Provider::OneNce } else { Provider::None };
+    sim.tags = if n.is_multiple_of(10) { vec!["fleet-a".into()] } else { vec![] };
     sim
 }
 

@@ -19,31 +19,38 @@ pub enum IdError {
     NoCountryCode,
 }
 
-/// True when the last digit is the Luhn check digit of the others.
-pub fn luhn_valid(digits: &str) -> bool {
-    let mut sum = 0u32;
-    for (i, b) in digits.bytes().rev().enumerate() {
-        let mut d = u32::from(b - b'0');
-        if i % 2 == 1 {
-            d *= 2;
-            if d > 9 {
-                d -= 9;
+/// The Luhn sum of `digits`, doubling every second digit from the right when `double_last`
+/// is false (as for a number that ends with its check digit).
+fn luhn_sum(digits: &str, double_last: bool) -> u32 {
+    digits
+        .bytes()
+        .rev()
+        .enumerate()
+        .map(|(i, b)| {
+            let d = u32::from(b - b'0');
+            if (i % 2 == 1) != double_last {
+                let twice = d * 2;
+                if twice > 9 {
+                    twice - 9
+                } else {
+                    twice
+                }
+            } else {
+                d
             }
-        }
-        sum += d;
-    }
-    sum.is_multiple_of(10)
+        })
+        .sum()
 }
 
-/// The Luhn check digit to append to `payload`.
+/// True when the last digit is the Luhn check digit of the others.
+pub fn luhn_valid(digits: &str) -> bool {
+    luhn_sum(digits, false).is_multiple_of(10)
+}
+
+/// The Luhn check digit to append to `payload` (ASCII digits).
 pub fn luhn_check_digit(payload: &str) -> char {
-    for d in b'0'..=b'9' {
-        let candidate = format!("{payload}{}", d as char);
-        if luhn_valid(&candidate) {
-            return d as char;
-        }
-    }
-    unreachable!("one of ten digits always completes a Luhn sum")
+    let check = (10 - luhn_sum(payload, true) % 10) % 10;
+    char::from(b'0' + check as u8)
 }
 
 fn digits(value: &str) -> Result<&str, IdError> {

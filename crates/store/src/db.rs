@@ -131,7 +131,7 @@ impl Store {
             .synchronous(SqliteSynchronous::Normal)
             .foreign_keys(true)
             .busy_timeout(Duration::from_secs(10))
-            .pragma("cache_size", "-32768")
+            .pragma("cache_size", "-65536")
             .pragma("temp_store", "memory");
         // The writer connects first so that the database file and WAL mode exist for the readers.
         let write = SqlitePoolOptions::new()

@@ -24,53 +24,50 @@ pub(crate) async fn insert_event(tx: &mut Tx, sim_id: i64, e: &NewEvent<'_>) -> 
     Ok(())
 }
 
-/// Records the same kind of event for many SIMs, given with their current status.
-/// Creation events have no old status; others record the status unchanged.
+/// Records the same kind of event for many SIMs, with the status each has now: one
+/// `INSERT … SELECT` per thousand SIMs (one per contiguous id range on SQLite, which is what
+/// a bulk insert produces), not one statement per SIM. Creation events have no old status;
+/// others record the status unchanged.
 pub(crate) async fn insert_events_for(
     tx: &mut Tx,
-    sims: &[(i64, SimStatus)],
+    sim_ids: &[i64],
     kind: EventKind,
     note: Option<&str>,
     actor: &str,
     now: DateTime<Utc>,
 ) -> StoreResult<()> {
     let creates = matches!(kind, EventKind::Created | EventKind::Imported);
+    let select = format!(
+        "INSERT INTO sim_events (sim_id, kind, old_status, new_status, note, actor, created_at) \
+         SELECT id, $1, {}, status, $2, $3, $4 FROM sims WHERE ",
+        if creates { "NULL" } else { "status" }
+    );
+    let fixed = |sql: &mut Sql| {
+        sql.arg(kind.as_str());
+        sql.arg(note.map(str::to_owned));
+        sql.arg(actor);
+        sql.arg(now);
+    };
     if let Tx::Postgres(c) = tx {
-        sqlx::query(
-            "INSERT INTO sim_events (sim_id, kind, old_status, new_status, note, actor, created_at) \
-             SELECT id, $2, CASE WHEN $3 THEN NULL ELSE st END, st, $4, $5, $6 FROM UNNEST($1::int8[], $7::text[]) AS u(id, st)",
-        )
-        .bind(sims.iter().map(|(id, _)| *id).collect::<Vec<_>>())
-        .bind(kind.as_str())
-        .bind(creates)
-        .bind(note)
-        .bind(actor)
-        .bind(now)
-        .bind(sims.iter().map(|(_, s)| s.as_str()).collect::<Vec<_>>())
-        .execute(&mut **c)
-        .await?;
+        let mut sql = Sql::new(format!("{select}id = ANY($5)"));
+        fixed(&mut sql);
+        bind_args!(sqlx::query(&sql.text), &sql.args).bind(sim_ids).execute(&mut **c).await?;
         return Ok(());
     }
-    for chunk in sims.chunks(4000) {
-        // Every value bound per row: SQLite parses one-use placeholders fastest (see `sql`).
-        let mut sql = Sql::new("INSERT INTO sim_events (sim_id, kind, old_status, new_status, note, actor, created_at) VALUES ");
-        let values: Vec<String> = chunk
-            .iter()
-            .map(|(id, st)| {
-                let old = if creates { None } else { Some(st.as_str().to_owned()) };
-                let p = [
-                    sql.arg(*id),
-                    sql.arg(kind.as_str()),
-                    sql.arg(old),
-                    sql.arg(st.as_str()),
-                    sql.arg(note.map(str::to_owned)),
-                    sql.arg(actor),
-                    sql.arg(now),
-                ];
-                format!("({})", p.join(", "))
-            })
-            .collect();
-        sql.push(&values.join(", "));
+    let mut sorted = sim_ids.to_vec();
+    sorted.sort_unstable();
+    let contiguous = sorted.windows(2).all(|w| w[1] == w[0] + 1);
+    let chunks: Vec<&[i64]> = if contiguous { vec![&sorted[..]] } else { sorted.chunks(1000).collect() };
+    for chunk in chunks.into_iter().filter(|c| !c.is_empty()) {
+        let mut sql = Sql::new(select.clone());
+        fixed(&mut sql);
+        if contiguous {
+            let (lo, hi) = (sql.arg(chunk[0]), sql.arg(chunk[chunk.len() - 1]));
+            sql.push(&format!("id BETWEEN {lo} AND {hi}"));
+        } else {
+            let ph: Vec<String> = chunk.iter().map(|id| sql.arg(*id)).collect();
+            sql.push(&format!("id IN ({})", ph.join(", ")));
+        }
         let text = sql.text_for(tx.dialect());
         with_tx!(tx, c => bind_args!(sqlx::query(&text), &sql.args).execute(&mut *c).await.map(|r| r.rows_affected()))?;
     }

@@ -210,8 +210,7 @@ type CodeRow = (i64, String, Option<DateTime<Utc>>, Option<i64>);
 async fn consume_code(tx: &mut Tx, code: &str, sim_id: i64, now: DateTime<Utc>) -> StoreResult<()> {
     let lock = if tx.dialect() == Dialect::Postgres { " FOR UPDATE" } else { "" };
     let sql = format!("SELECT id, status, expires_at, sim_id FROM activation_codes WHERE code = $1{lock}");
-    let row: Option<CodeRow> =
-        with_tx!(tx, c => sqlx::query_as(&sql).bind(code).fetch_optional(&mut *c).await)?;
+    let row: Option<CodeRow> = with_tx!(tx, c => sqlx::query_as(&sql).bind(code).fetch_optional(&mut *c).await)?;
     let field = Some("activation_code");
     let Some((id, status, expires_at, linked)) = row else {
         return Err(StoreError::precondition(field, "unknown activation code"));

@@ -62,6 +62,53 @@ impl SimRow {
     }
 }
 
+/// A SIM as the list query's JSON document carries it.
+#[derive(serde::Deserialize)]
+struct SimJson {
+    id: i64,
+    iccid: String,
+    imsi: Option<String>,
+    msisdn: Option<String>,
+    imei: Option<String>,
+    #[serde(rename = "type")]
+    sim_type: String,
+    status: String,
+    pin_enc: Option<String>,
+    puk_enc: Option<String>,
+    label: Option<String>,
+    customer_id: Option<i64>,
+    tariff_plan_id: Option<i64>,
+    provider: String,
+    created_at: DateTime<Utc>,
+    updated_at: DateTime<Utc>,
+    activation_code: Option<String>,
+    tags: Vec<String>,
+}
+
+impl SimJson {
+    fn into_sim(self) -> StoreResult<Sim> {
+        let row = SimRow {
+            id: self.id,
+            iccid: self.iccid,
+            imsi: self.imsi,
+            msisdn: self.msisdn,
+            imei: self.imei,
+            sim_type: self.sim_type,
+            status: self.status,
+            pin_enc: self.pin_enc,
+            puk_enc: self.puk_enc,
+            label: self.label,
+            customer_id: self.customer_id,
+            tariff_plan_id: self.tariff_plan_id,
+            provider: self.provider,
+            created_at: self.created_at,
+            updated_at: self.updated_at,
+            activation_code: self.activation_code,
+        };
+        row.into_sim(self.tags)
+    }
+}
+
 /// Normalises tags: trimmed, no empties, no duplicates, sorted.
 pub(crate) fn clean_tags(tags: &[String]) -> Vec<String> {
     let mut out: Vec<String> = tags.iter().map(|t| t.trim().to_owned()).filter(|t| !t.is_empty()).collect();
@@ -90,28 +137,18 @@ impl Store {
         let placeholders: Vec<String> = sim_ids.iter().map(|id| sql.arg(*id)).collect();
         sql.push(&placeholders.join(", ")).push(") ORDER BY sim_id, tag");
         let text = sql.text_for(self.dialect());
-        let rows: Vec<(i64, String)> = with_db!(self, c => bind_args!(sqlx::query_as(&text), &sql.args).fetch_all(c).await)?;
+        let rows: Vec<(i64, String)> =
+            with_db!(self, c => bind_args!(sqlx::query_as(&text), &sql.args).fetch_all(c).await)?;
         for (id, tag) in rows {
             map.entry(id).or_default().push(tag);
         }
         Ok(map)
     }
 
-    pub(crate) async fn rows_to_sims(&self, rows: Vec<SimRow>) -> StoreResult<Vec<Sim>> {
-        let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
-        let mut tags = self.tags_for(&ids).await?;
-        rows.into_iter()
-            .map(|r| {
-                let t = tags.remove(&r.id).unwrap_or_default();
-                r.into_sim(t)
-            })
-            .collect()
-    }
-
     /// Lists SIMs matching `filter` in `sort` order, one keyset page at a time.
     pub async fn list_sims(&self, filter: &SimFilter, sort: SimSort, page: PageRequest<'_>) -> StoreResult<Page<Sim>> {
         let limit = page.limit.clamp(1, 1000) as i64;
-        let mut sql = Sql::new(format!("SELECT {SIM_COLUMNS} FROM sims s WHERE 1=1"));
+        let mut sql = Sql::new("SELECT s.* FROM sims s WHERE 1=1");
         push_filter(&mut sql, filter);
         let total = if page.with_total { Some(self.count_sims(filter).await?) } else { None };
 
@@ -148,11 +185,22 @@ impl Store {
         let fetch = sql.arg(limit + 1);
         sql.push(&format!(" LIMIT {fetch}"));
 
-        let mut rows: Vec<SimRow> =
-            with_db!(self, c => bind_args!(sqlx::query_as(&sql.text), &sql.args).fetch_all(c).await)?;
-        let more = rows.len() as i64 > limit;
-        rows.truncate(limit as usize);
-        let items = self.rows_to_sims(rows).await?;
+        let mut items = self.fetch_sims(sql).await?;
+        // Aggregation keeps the subquery's order in practice; sorting again makes it certain.
+        items.sort_by(|a, b| {
+            let ord = match sort.field {
+                SimSortField::Iccid => a.iccid.cmp(&b.iccid),
+                SimSortField::CreatedAt => (a.created_at, a.id).cmp(&(b.created_at, b.id)),
+                SimSortField::UpdatedAt => (a.updated_at, a.id).cmp(&(b.updated_at, b.id)),
+            };
+            if sort.descending {
+                ord.reverse()
+            } else {
+                ord
+            }
+        });
+        let more = items.len() as i64 > limit;
+        items.truncate(limit as usize);
         let next_cursor = match (more, items.last()) {
             (true, Some(last)) => Some(
                 Cursor {
@@ -168,6 +216,35 @@ impl Store {
             _ => None,
         };
         Ok(Page { items, next_cursor, total })
+    }
+
+    /// Runs `inner` (a `SELECT s.* FROM sims s …`) and returns its SIMs with their tags and
+    /// activation code, as one JSON document built by the database. Rows one by one cost far
+    /// more in the driver (SQLite hands each row across threads) than the query itself.
+    async fn fetch_sims(&self, inner: Sql) -> StoreResult<Vec<Sim>> {
+        let fields = "'id', q.id, 'iccid', q.iccid, 'imsi', q.imsi, 'msisdn', q.msisdn, 'imei', q.imei, \
+             'type', q.type, 'status', q.status, 'pin_enc', q.pin_enc, 'puk_enc', q.puk_enc, 'label', q.label, \
+             'customer_id', q.customer_id, 'tariff_plan_id', q.tariff_plan_id, 'provider', q.provider, \
+             'created_at', q.created_at, 'updated_at', q.updated_at, \
+             'activation_code', (SELECT a.code FROM activation_codes a WHERE a.sim_id = q.id ORDER BY a.id DESC LIMIT 1)";
+        let outer = match self.dialect() {
+            Dialect::Sqlite => format!(
+                "SELECT json_group_array(json_object({fields}, 'tags', \
+                 json((SELECT json_group_array(t.tag) FROM (SELECT tag FROM sim_tags WHERE sim_id = q.id ORDER BY tag) t)))) \
+                 FROM ({}) q",
+                inner.text_for(Dialect::Sqlite)
+            ),
+            Dialect::Postgres => format!(
+                "SELECT coalesce(json_agg(json_build_object({fields}, 'tags', \
+                 (SELECT coalesce(json_agg(t.tag ORDER BY t.tag), '[]'::json) FROM sim_tags t WHERE t.sim_id = q.id))), '[]'::json)::text \
+                 FROM ({}) q",
+                inner.text
+            ),
+        };
+        let json: String = with_db!(self, c => bind_args!(sqlx::query_scalar(&outer), &inner.args).fetch_one(c).await)?;
+        let rows: Vec<SimJson> = serde_json::from_str(&json)
+            .map_err(|e| StoreError::Database(sqlx::Error::Decode(format!("SIM list document: {e}").into())))?;
+        rows.into_iter().map(SimJson::into_sim).collect()
     }
 
     pub async fn count_sims(&self, filter: &SimFilter) -> StoreResult<i64> {
@@ -207,8 +284,7 @@ impl Store {
         };
         for chunk in sims.chunks(batch) {
             let ids = insert_sims_batch(&mut tx, chunk, now).await?;
-            let events: Vec<(i64, SimStatus)> = chunk.iter().zip(&ids).map(|(s, id)| (*id, s.status)).collect();
-            insert_events_for(&mut tx, &events, event, note, actor, now).await?;
+            insert_events_for(&mut tx, &ids, event, note, actor, now).await?;
             let tags: Vec<(i64, String)> = chunk
                 .iter()
                 .zip(&ids)
@@ -217,6 +293,10 @@ impl Store {
             insert_tags(&mut tx, &tags).await?;
         }
         tx.commit().await?;
+        if sims.len() >= 10_000 && self.dialect() == Dialect::Postgres {
+            // Fresh statistics, or the planner keeps costing the tables as they were before the load.
+            self.execute_raw("ANALYZE sims, sim_events, sim_tags").await?;
+        }
         Ok(sims.len() as u64)
     }
 
@@ -363,19 +443,21 @@ async fn insert_sims_batch(tx: &mut Tx, sims: &[NewSim], now: DateTime<Utc>) -> 
         Tx::Sqlite(c) => {
             // Anonymous `?` bound in order: SQLite parses them in linear time (see `sql`).
             let row = "(?,?,?,?,?,?,?,?,?,?,?,?,?,?)";
-            let sql = format!("INSERT INTO sims ({COLS}) VALUES {} RETURNING id, iccid", vec![row; sims.len()].join(","));
+            let sql =
+                format!("INSERT INTO sims ({COLS}) VALUES {} RETURNING id, iccid", vec![row; sims.len()].join(","));
             let mut q = sqlx::query_as(&sql);
             for s in sims {
+                // Borrowed `&str`s: binding `&String` would copy every value.
                 q = q
-                    .bind(&s.iccid)
-                    .bind(&s.imsi)
-                    .bind(&s.msisdn)
-                    .bind(&s.imei)
+                    .bind(s.iccid.as_str())
+                    .bind(s.imsi.as_deref())
+                    .bind(s.msisdn.as_deref())
+                    .bind(s.imei.as_deref())
                     .bind(s.sim_type.as_str())
                     .bind(s.status.as_str())
-                    .bind(&s.pin_enc)
-                    .bind(&s.puk_enc)
-                    .bind(&s.label)
+                    .bind(s.pin_enc.as_deref())
+                    .bind(s.puk_enc.as_deref())
+                    .bind(s.label.as_deref())
                     .bind(s.customer_id)
                     .bind(s.tariff_plan_id)
                     .bind(s.provider.as_str())
@@ -474,20 +556,6 @@ async fn apply_patch(tx: &mut Tx, ids: &[i64], patch: &SimPatch, actor: &str) ->
     let assigned = patch.customer_id.is_some_and(|c| c.is_some());
     let kind = if assigned { EventKind::Assigned } else { EventKind::Updated };
     let note = format!("changed {}", changed.join(", "));
-    let statuses = current_statuses(tx, ids).await?;
-    insert_events_for(tx, &statuses, kind, Some(&note), actor, now).await?;
+    insert_events_for(tx, ids, kind, Some(&note), actor, now).await?;
     Ok(())
-}
-
-async fn current_statuses(tx: &mut Tx, ids: &[i64]) -> StoreResult<Vec<(i64, SimStatus)>> {
-    let mut out = Vec::with_capacity(ids.len());
-    for chunk in ids.chunks(1000) {
-        let mut sql = Sql::new("SELECT id, status FROM sims WHERE id IN (");
-        let ph: Vec<String> = chunk.iter().map(|id| sql.arg(*id)).collect();
-        sql.push(&ph.join(", ")).push(")");
-        let rows: Vec<(i64, String)> =
-            with_tx!(tx, c => bind_args!(sqlx::query_as(&sql.text), &sql.args).fetch_all(&mut *c).await)?;
-        out.extend(rows.into_iter().filter_map(|(id, s)| SimStatus::parse(&s).map(|s| (id, s))));
-    }
-    Ok(out)
 }
