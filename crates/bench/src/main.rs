@@ -35,6 +35,16 @@ enum Command {
         #[arg(long)]
         after: u64,
     },
+    /// Write an import file of N new synthetic SIMs (CSV: iccid, msisdn, imsi, type, pin, label,
+    /// tags), numbered from --start so that it does not collide with `seed`.
+    GenImport {
+        #[arg(long, default_value_t = 100_000)]
+        rows: u64,
+        #[arg(long, default_value_t = 50_000_000)]
+        start: u64,
+        #[arg(long)]
+        out: std::path::PathBuf,
+    },
 }
 
 #[tokio::main]
@@ -73,6 +83,7 @@ async fn main() -> anyhow::Result<()> {
             }
             println!("{}", cursor.unwrap_or_default());
         }
+        Command::GenImport { rows, start, out } => gen_import(rows, start, &out)?,
     }
     Ok(())
 }
@@ -112,5 +123,26 @@ async fn seed(store: &Store, total: u64, chunk: usize) -> anyhow::Result<()> {
     }
     let secs = start.elapsed().as_secs_f64();
     println!("seeded {total} SIMs in {secs:.1} s ({:.0} SIMs/s, chunks of {chunk})", total as f64 / secs);
+    Ok(())
+}
+
+fn gen_import(rows: u64, start: u64, out: &std::path::Path) -> anyhow::Result<()> {
+    use std::io::Write;
+    let mut f = std::io::BufWriter::new(std::fs::File::create(out).context("create import file")?);
+    writeln!(f, "iccid;msisdn;imsi;type;pin;label;tags")?;
+    for n in start..start + rows {
+        let payload = format!("8988{n:014}");
+        let iccid = format!("{payload}{}", simfleet_domain::ids::luhn_check_digit(&payload));
+        let kind = ["data_only", "prepaid", "postpaid"][(n % 3) as usize];
+        writeln!(
+            f,
+            "{iccid};4917{:09};90141{:010};{kind};{:04};Imported {n};batch-7|north",
+            n % 1_000_000_000,
+            n,
+            n % 10_000
+        )?;
+    }
+    f.flush()?;
+    println!("wrote {rows} rows to {}", out.display());
     Ok(())
 }

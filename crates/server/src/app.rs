@@ -36,6 +36,8 @@ pub struct App {
     /// Verified against when a login names an unknown user, so that the response time
     /// does not tell which usernames exist.
     pub(crate) decoy_hash: String,
+    /// The sync jobs, when a provider is configured.
+    pub runner: Option<Arc<simfleet_sync::Runner>>,
 }
 
 pub type AppState = Arc<App>;
@@ -43,6 +45,17 @@ pub type AppState = Arc<App>;
 impl App {
     pub fn new(store: Store, secrets: SecretBox, config: AppConfig) -> anyhow::Result<AppState> {
         let decoy_hash = hash_password("decoy password for unknown users")?;
-        Ok(Arc::new(App { store, secrets, config, decoy_hash }))
+        Ok(Arc::new(App { store, secrets, config, decoy_hash, runner: None }))
+    }
+
+    /// An app whose jobs can be listed and run over the API.
+    pub fn with_runner(
+        store: Store,
+        secrets: SecretBox,
+        config: AppConfig,
+        runner: Arc<simfleet_sync::Runner>,
+    ) -> anyhow::Result<AppState> {
+        let decoy_hash = hash_password("decoy password for unknown users")?;
+        Ok(Arc::new(App { store, secrets, config, decoy_hash, runner: Some(runner) }))
     }
 }

@@ -41,6 +41,10 @@ struct FileConfig {
 }
 
 pub struct Config {
+    /// The 1NCE API user, when `ONENCE_CLIENT_ID` and `ONENCE_CLIENT_SECRET` are set.
+    pub provider: Option<ProviderConfig>,
+    /// Seconds between runs of each sync job (`SIMFLEET_SYNC_INTERVAL_<JOB>`), where set.
+    pub sync_intervals: Vec<(String, u64)>,
     pub database_url: String,
     pub listen: String,
     pub data_dir: PathBuf,
@@ -79,7 +83,18 @@ impl Config {
             .filter(|k| !k.is_empty())
             .or(file.secret_key)
             .map(SecretString::from);
-        Ok(Config { database_url, listen, data_dir, db_max_connections, secret_key })
+        let provider = ProviderConfig::from_env()?;
+        let mut sync_intervals = Vec::new();
+        for job in ["sims", "usage", "quotas", "connectivity"] {
+            let var = format!("SIMFLEET_SYNC_INTERVAL_{}", job.to_uppercase());
+            if let Ok(value) = std::env::var(&var) {
+                match value.trim().parse::<u64>() {
+                    Ok(secs) if secs >= 10 => sync_intervals.push((job.to_owned(), secs)),
+                    _ => bail!("{var} must be a number of seconds, at least 10 (got {value:?})"),
+                }
+            }
+        }
+        Ok(Config { provider, sync_intervals, database_url, listen, data_dir, db_max_connections, secret_key })
     }
 
     pub fn store_options(&self) -> StoreOptions {
@@ -114,6 +129,30 @@ impl Config {
         write_private(&path, &key)?;
         tracing::info!(path = %path.display(), "generated a new secret key; back it up: PIN/PUK cannot be read without it");
         Ok(SecretString::from(key))
+    }
+}
+
+/// How to reach the 1NCE Management API.
+pub struct ProviderConfig {
+    pub api_url: String,
+    pub client_id: String,
+    pub client_secret: SecretString,
+}
+
+impl ProviderConfig {
+    fn from_env() -> anyhow::Result<Option<ProviderConfig>> {
+        let get = |k: &str| std::env::var(k).ok().filter(|v| !v.trim().is_empty());
+        let api_url = get("ONENCE_API_URL").unwrap_or_else(|| onence::DEFAULT_BASE_URL.to_owned());
+        if !(api_url.starts_with("http://") || api_url.starts_with("https://")) {
+            bail!("ONENCE_API_URL must be an http:// or https:// URL (got {api_url:?})");
+        }
+        match (get("ONENCE_CLIENT_ID"), get("ONENCE_CLIENT_SECRET")) {
+            (Some(client_id), Some(secret)) => {
+                Ok(Some(ProviderConfig { api_url, client_id, client_secret: SecretString::from(secret) }))
+            }
+            (None, None) => Ok(None),
+            _ => bail!("set both ONENCE_CLIENT_ID and ONENCE_CLIENT_SECRET, or neither"),
+        }
     }
 }
 

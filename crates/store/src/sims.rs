@@ -277,27 +277,19 @@ impl Store {
         actor: &str,
     ) -> StoreResult<u64> {
         let mut tx = self.begin().await?;
-        let now = crate::now();
-        let batch = match self.dialect() {
-            Dialect::Sqlite => 2000,
-            Dialect::Postgres => 10_000,
-        };
-        for chunk in sims.chunks(batch) {
-            let ids = insert_sims_batch(&mut tx, chunk, now).await?;
-            insert_events_for(&mut tx, &ids, event, note, actor, now).await?;
-            let tags: Vec<(i64, String)> = chunk
-                .iter()
-                .zip(&ids)
-                .flat_map(|(s, id)| clean_tags(&s.tags).into_iter().map(move |t| (*id, t)))
-                .collect();
-            insert_tags(&mut tx, &tags).await?;
-        }
+        insert_sims_bulk(&mut tx, sims, event, note, actor, crate::now()).await?;
         tx.commit().await?;
-        if sims.len() >= 10_000 && self.dialect() == Dialect::Postgres {
-            // Fresh statistics, or the planner keeps costing the tables as they were before the load.
+        self.analyze_after_bulk(sims.len()).await?;
+        Ok(sims.len() as u64)
+    }
+
+    /// After a large load on PostgreSQL: fresh statistics, or the planner keeps costing the
+    /// tables as they were before the load.
+    pub(crate) async fn analyze_after_bulk(&self, rows: usize) -> StoreResult<()> {
+        if rows >= 10_000 && self.dialect() == Dialect::Postgres {
             self.execute_raw("ANALYZE sims, sim_events, sim_tags").await?;
         }
-        Ok(sims.len() as u64)
+        Ok(())
     }
 
     /// Applies `patch` to one SIM and records what changed.
@@ -326,6 +318,29 @@ impl Store {
         let sim = self.get_sim(iccid).await?;
         crate::events::list_events(self, sim.id, page).await
     }
+}
+
+/// Inserts SIMs with one `event` each inside `tx`, a few statements per thousand SIMs.
+pub(crate) async fn insert_sims_bulk(
+    tx: &mut Tx,
+    sims: &[NewSim],
+    event: EventKind,
+    note: Option<&str>,
+    actor: &str,
+    now: DateTime<Utc>,
+) -> StoreResult<()> {
+    let batch = match tx.dialect() {
+        Dialect::Sqlite => 2000,
+        Dialect::Postgres => 10_000,
+    };
+    for chunk in sims.chunks(batch) {
+        let ids = insert_sims_batch(tx, chunk, now).await?;
+        insert_events_for(tx, &ids, event, note, actor, now).await?;
+        let tags: Vec<(i64, String)> =
+            chunk.iter().zip(&ids).flat_map(|(s, id)| clean_tags(&s.tags).into_iter().map(move |t| (*id, t))).collect();
+        insert_tags(tx, &tags).await?;
+    }
+    Ok(())
 }
 
 fn push_filter(sql: &mut Sql, f: &SimFilter) {
@@ -412,7 +427,7 @@ pub(crate) async fn insert_sim(tx: &mut Tx, s: &NewSim, now: DateTime<Utc>) -> S
 }
 
 /// Inserts SIMs and returns their ids in input order.
-async fn insert_sims_batch(tx: &mut Tx, sims: &[NewSim], now: DateTime<Utc>) -> StoreResult<Vec<i64>> {
+pub(crate) async fn insert_sims_batch(tx: &mut Tx, sims: &[NewSim], now: DateTime<Utc>) -> StoreResult<Vec<i64>> {
     const COLS: &str = "iccid, imsi, msisdn, imei, type, status, pin_enc, puk_enc, label, customer_id, tariff_plan_id, provider, created_at, updated_at";
     let rows: Vec<(i64, String)> = match tx {
         Tx::Postgres(c) => {

@@ -16,6 +16,19 @@ pub(crate) enum Arg {
     OptI64(Option<i64>),
     OptText(Option<String>),
     OptTime(Option<DateTime<Utc>>),
+    Date(chrono::NaiveDate),
+    OptDate(Option<chrono::NaiveDate>),
+}
+
+impl From<chrono::NaiveDate> for Arg {
+    fn from(v: chrono::NaiveDate) -> Self {
+        Arg::Date(v)
+    }
+}
+impl From<Option<chrono::NaiveDate>> for Arg {
+    fn from(v: Option<chrono::NaiveDate>) -> Self {
+        Arg::OptDate(v)
+    }
 }
 
 impl From<Option<i64>> for Arg {
@@ -143,6 +156,8 @@ macro_rules! bind_args {
                 $crate::sql::Arg::OptI64(v) => q.bind(*v),
                 $crate::sql::Arg::OptText(v) => q.bind(v.as_deref()),
                 $crate::sql::Arg::OptTime(v) => q.bind(*v),
+                $crate::sql::Arg::Date(v) => q.bind(*v),
+                $crate::sql::Arg::OptDate(v) => q.bind(*v),
             };
         }
         q

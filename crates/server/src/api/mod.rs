@@ -4,7 +4,11 @@ pub mod activation_codes;
 pub mod audit;
 pub mod auth;
 pub mod customers;
+pub mod exports;
+pub mod imports;
+pub mod jobs;
 pub mod lifecycle;
+pub mod provider_data;
 pub mod sims;
 pub mod stats;
 pub mod tariffs;
@@ -30,6 +34,7 @@ use utoipa_axum::router::OpenApiRouter;
         (name = "customers"), (name = "tariff-plans"), (name = "activation-codes"),
         (name = "users", description = "Users and API keys (admin)"),
         (name = "audit"), (name = "stats", description = "Aggregates for charts"),
+        (name = "jobs", description = "Sync jobs and their runs"),
         (name = "health")
     )
 )]
@@ -64,6 +69,10 @@ pub fn router() -> OpenApiRouter<AppState> {
         .merge(users::router())
         .merge(audit::router())
         .merge(stats::router())
+        .merge(jobs::router())
+        .merge(provider_data::router())
+        .merge(imports::router())
+        .merge(exports::router())
 }
 
 /// `limit` (1–1000, default 50), `cursor` from the previous page, `count=true` for a total.

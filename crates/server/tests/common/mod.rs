@@ -28,10 +28,28 @@ pub struct TestApp {
 impl TestApp {
     /// `None` when the PostgreSQL variant is not configured (outside CI).
     pub async fn spawn(dialect: Dialect) -> Option<TestApp> {
+        Self::spawn_with(dialect, None).await
+    }
+
+    /// With sync jobs against the provider at `provider_url` (a simulator), when given.
+    pub async fn spawn_with(dialect: Dialect, provider_url: Option<String>) -> Option<TestApp> {
         let db = TestDb::for_dialect(dialect).await?;
         let config = AppConfig { login_max_failures: 3, ..AppConfig::default() };
         let secrets = SecretBox::new(&SecretString::from("test master key, not for production".to_owned()));
-        let app = App::new(db.store.clone(), secrets, config).expect("app");
+        let app = match provider_url {
+            Some(url) => {
+                let client = onence::Client::new(onence::ClientConfig::new(
+                    url,
+                    onence_sim::DEFAULT_CLIENT_ID,
+                    onence_sim::DEFAULT_CLIENT_SECRET,
+                ))
+                .expect("client");
+                let syncer = simfleet_sync::Syncer::new(db.store.clone(), client, simfleet_sync::SyncConfig::default());
+                let runner = simfleet_sync::Runner::new(syncer, Default::default());
+                App::with_runner(db.store.clone(), secrets, config, runner).expect("app")
+            }
+            None => App::new(db.store.clone(), secrets, config).expect("app"),
+        };
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let base = format!("http://{}", listener.local_addr().unwrap());
         let (tx, rx) = oneshot::channel::<()>();

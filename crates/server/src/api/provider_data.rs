@@ -1,0 +1,191 @@
+//! `/sims/{iccid}/usage|quota|connectivity`: what the provider reported, served from the
+//! local store (fast, and available while the provider is down).
+
+use crate::app::AppState;
+use crate::auth::Viewer;
+use crate::error::{ApiError, ApiResult, Problem, Validator};
+use crate::extract::{Json, Query};
+use axum::extract::{Path, State};
+use chrono::{DateTime, Days, NaiveDate, Utc};
+use serde::{Deserialize, Serialize};
+use simfleet_store::{bucket_start, Bucket};
+use std::collections::BTreeMap;
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::{router::OpenApiRouter, routes};
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(sim_usage)).routes(routes!(sim_quota)).routes(routes!(sim_connectivity))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct UsageQuery {
+    /// First day (UTC), default 30 days before `to`.
+    pub from: Option<NaiveDate>,
+    /// Last day (UTC), default today.
+    pub to: Option<NaiveDate>,
+    /// `day` (default), `week` (from Monday) or `month`.
+    pub bucket: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct UsagePoint {
+    /// First day of the period.
+    pub period: NaiveDate,
+    /// Bytes received by the device.
+    pub data_rx: i64,
+    /// Bytes sent by the device.
+    pub data_tx: i64,
+    pub data_total: i64,
+    pub sms_mo: i64,
+    pub sms_mt: i64,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct UsageResponse {
+    pub iccid: String,
+    pub from: NaiveDate,
+    pub to: NaiveDate,
+    pub bucket: String,
+    /// Every period of the range, zeros where nothing was used.
+    pub items: Vec<UsagePoint>,
+}
+
+/// Daily usage of a SIM (bytes and SMS counts), summed per day, week or month.
+#[utoipa::path(get, path = "/sims/{iccid}/usage", tag = "sims", params(("iccid" = String, Path), UsageQuery),
+    responses((status = 200, body = UsageResponse), (status = 404, body = Problem), (status = 422, body = Problem)))]
+async fn sim_usage(
+    _: Viewer,
+    State(app): State<AppState>,
+    Path(iccid): Path<String>,
+    Query(q): Query<UsageQuery>,
+) -> ApiResult<Json<UsageResponse>> {
+    let mut v = Validator::default();
+    let to = q.to.unwrap_or_else(|| Utc::now().date_naive());
+    let from = q.from.unwrap_or(to - Days::new(30));
+    let bucket_name = q.bucket.clone().unwrap_or_else(|| "day".into());
+    let bucket = match bucket_name.as_str() {
+        "day" => Bucket::Day,
+        "week" => Bucket::Week,
+        "month" => Bucket::Month,
+        _ => {
+            v.add("bucket", "must be day, week or month");
+            Bucket::Day
+        }
+    };
+    if from > to {
+        v.add("from", "must not be after `to`");
+    }
+    if (to - from).num_days() > 800 {
+        v.add("from", "the range may span at most 800 days");
+    }
+    v.finish()?;
+    let sim = app.store.get_sim(&iccid).await?;
+    let rows = app.store.sim_usage(sim.id, from, to).await.map_err(ApiError::from)?;
+    let mut periods: BTreeMap<NaiveDate, UsagePoint> = BTreeMap::new();
+    let mut day = from;
+    while day <= to {
+        let start = bucket_start(day, bucket);
+        periods.entry(start).or_insert(UsagePoint {
+            period: start,
+            data_rx: 0,
+            data_tx: 0,
+            data_total: 0,
+            sms_mo: 0,
+            sms_mt: 0,
+        });
+        day = day + Days::new(1);
+    }
+    for r in rows {
+        if let Some(p) = periods.get_mut(&bucket_start(r.day, bucket)) {
+            p.data_rx += r.data_rx;
+            p.data_tx += r.data_tx;
+            p.data_total += r.data_total;
+            p.sms_mo += r.sms_mo;
+            p.sms_mt += r.sms_mt;
+        }
+    }
+    Ok(Json(UsageResponse { iccid: sim.iccid, from, to, bucket: bucket_name, items: periods.into_values().collect() }))
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct QuotaView {
+    /// `data` (volumes in bytes) or `sms` (messages).
+    pub kind: String,
+    pub remaining: i64,
+    pub total: Option<i64>,
+    pub expiry_date: Option<NaiveDate>,
+    pub last_added: Option<i64>,
+    pub threshold_percentage: Option<i64>,
+    pub updated_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct QuotaResponse {
+    pub iccid: String,
+    pub items: Vec<QuotaView>,
+}
+
+/// The provider's data and SMS quotas of a SIM, as last synced.
+#[utoipa::path(get, path = "/sims/{iccid}/quota", tag = "sims", params(("iccid" = String, Path)),
+    responses((status = 200, body = QuotaResponse), (status = 404, body = Problem)))]
+async fn sim_quota(
+    _: Viewer,
+    State(app): State<AppState>,
+    Path(iccid): Path<String>,
+) -> ApiResult<Json<QuotaResponse>> {
+    let sim = app.store.get_sim(&iccid).await?;
+    let items = app
+        .store
+        .sim_quotas(sim.id)
+        .await?
+        .into_iter()
+        .map(|q| QuotaView {
+            kind: q.kind,
+            remaining: q.remaining,
+            total: q.total,
+            expiry_date: q.expiry_date,
+            last_added: q.last_added,
+            threshold_percentage: q.threshold_percentage,
+            updated_at: q.updated_at,
+        })
+        .collect();
+    Ok(Json(QuotaResponse { iccid: sim.iccid, items }))
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ConnectivityView {
+    pub iccid: String,
+    /// ONLINE, ATTACHED, OFFLINE, … as the provider reports it.
+    pub status: String,
+    pub operator: Option<String>,
+    pub country: Option<String>,
+    pub rat: Option<String>,
+    pub last_seen_at: Option<DateTime<Utc>>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// The SIM's last known network attachment; 404 until a connectivity sync has seen it.
+#[utoipa::path(get, path = "/sims/{iccid}/connectivity", tag = "sims", params(("iccid" = String, Path)),
+    responses((status = 200, body = ConnectivityView), (status = 404, body = Problem)))]
+async fn sim_connectivity(
+    _: Viewer,
+    State(app): State<AppState>,
+    Path(iccid): Path<String>,
+) -> ApiResult<Json<ConnectivityView>> {
+    let sim = app.store.get_sim(&iccid).await?;
+    let c = app
+        .store
+        .sim_connectivity(sim.id)
+        .await?
+        .ok_or_else(|| ApiError::NotFound(format!("no connectivity known for SIM {iccid} yet")))?;
+    Ok(Json(ConnectivityView {
+        iccid: sim.iccid,
+        status: c.status,
+        operator: c.operator,
+        country: c.country,
+        rat: c.rat,
+        last_seen_at: c.last_seen_at,
+        updated_at: c.updated_at,
+    }))
+}

@@ -1,0 +1,100 @@
+//! Sync jobs and provider data over the API, against the 1NCE simulator.
+
+mod common;
+
+use common::TestApp;
+use reqwest::{Method, StatusCode};
+use serde_json::Value;
+use simfleet_store::Dialect;
+
+async fn wait_for_run(app: &TestApp, job: &str) -> Value {
+    for _ in 0..200 {
+        let (_, runs) = app.get(&format!("/api/v1/jobs/runs?job={job}&limit=1"), &app.viewer).await;
+        if let Some(run) = runs["items"].as_array().and_then(|a| a.first()) {
+            if run["status"] != "running" {
+                return run.clone();
+            }
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    panic!("{job} did not finish");
+}
+
+async fn jobs_run_over_the_api_and_fill_the_sim_views(dialect: Dialect) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let sim = onence_sim::spawn(onence_sim::SimConfig::new(40, 11), listener).await.unwrap();
+    let Some(app) = TestApp::spawn_with(dialect, Some(sim.base_url().to_owned())).await else { return };
+
+    let (status, _) = app.call(Method::POST, "/api/v1/jobs/sims/run", Some(&app.viewer), None).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "viewers do not run jobs");
+    let (status, _) = app.call(Method::POST, "/api/v1/jobs/nonsense/run", Some(&app.operator), None).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    for job in ["sims", "usage", "quotas", "connectivity"] {
+        let (status, res) = app.call(Method::POST, &format!("/api/v1/jobs/{job}/run"), Some(&app.operator), None).await;
+        assert_eq!(status, StatusCode::ACCEPTED, "{res}");
+        let run = wait_for_run(&app, job).await;
+        assert_eq!(run["status"], "success", "{run}");
+        assert!(run["items_ok"].as_i64().unwrap() >= 40);
+    }
+    let (_, jobs) = app.get("/api/v1/jobs", &app.viewer).await;
+    assert_eq!(jobs["provider_configured"], true);
+    assert_eq!(jobs["items"].as_array().unwrap().len(), 4);
+    assert!(jobs["items"].as_array().unwrap().iter().all(|j| j["last_run"]["status"] == "success"));
+
+    let record = &sim.state().sims()[0];
+    let iccid = &record.iccid_with_luhn;
+    let today = sim.state().today();
+    let from = today - chrono::Days::new(400);
+    let (status, usage) = app.get(&format!("/api/v1/sims/{iccid}/usage?bucket=month&from={from}&to={today}"), &app.viewer).await;
+    assert_eq!(status, StatusCode::OK, "{usage}");
+    let total: i64 = usage["items"].as_array().unwrap().iter().map(|p| p["data_total"].as_i64().unwrap()).sum();
+    let truth: u64 = sim.state().usage(&record.iccid, from, today).unwrap().iter().map(|(_, u)| u.data_umb()).sum();
+    let truth_bytes = (u128::from(truth) * 1_048_576 / 1_000_000) as i64;
+    assert!((total - truth_bytes).abs() <= 400, "{total} vs {truth_bytes}");
+    let (_, quota) = app.get(&format!("/api/v1/sims/{iccid}/quota"), &app.viewer).await;
+    assert_eq!(quota["items"].as_array().unwrap().len(), 2);
+    let (status, conn) = app.get(&format!("/api/v1/sims/{iccid}/connectivity"), &app.viewer).await;
+    assert_eq!(status, StatusCode::OK, "{conn}");
+    assert!(conn["status"].is_string());
+    let (_, sim_view) = app.get(&format!("/api/v1/sims/{iccid}"), &app.viewer).await;
+    assert_eq!(sim_view["provider"], "1nce");
+
+    app.stop().await;
+    sim.shutdown().await;
+}
+
+async fn without_a_provider_jobs_say_so(dialect: Dialect) {
+    let Some(app) = TestApp::spawn(dialect).await else { return };
+    let (status, res) = app.call(Method::POST, "/api/v1/jobs/sims/run", Some(&app.operator), None).await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+    assert!(res["detail"].as_str().unwrap().contains("ONENCE_CLIENT_ID"));
+    let (_, jobs) = app.get("/api/v1/jobs", &app.viewer).await;
+    assert_eq!(jobs["provider_configured"], false);
+    let sim = app.sim(1, serde_json::json!({})).await;
+    let (status, _) = app.get(&format!("/api/v1/sims/{sim}/connectivity"), &app.viewer).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (status, usage) = app.get(&format!("/api/v1/sims/{sim}/usage?from=2026-01-01&to=2026-01-07"), &app.viewer).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(usage["items"].as_array().unwrap().len(), 7, "every day, zeros included");
+    app.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_jobs_run_over_the_api() {
+    jobs_run_over_the_api_and_fill_the_sim_views(Dialect::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_jobs_run_over_the_api() {
+    jobs_run_over_the_api_and_fill_the_sim_views(Dialect::Postgres).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_without_a_provider() {
+    without_a_provider_jobs_say_so(Dialect::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_without_a_provider() {
+    without_a_provider_jobs_say_so(Dialect::Postgres).await;
+}

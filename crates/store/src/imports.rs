@@ -1,0 +1,721 @@
+//! Imports of SIM lists: a preview that checks validated rows against the inventory and keeps
+//! them, then a commit that applies exactly those rows in one transaction.
+//!
+//! The rows arrive already validated by `simfleet-io` and with PIN/PUK sealed by the server:
+//! the store never sees a plaintext secret. A committed file (by SHA-256) is never committed
+//! again.
+
+use crate::db::{with_db, with_tx, Dialect, Store, Tx};
+use crate::error::{StoreError, StoreResult};
+use crate::model::{NewSim, Page, PageRequest};
+use crate::paging::HasId;
+use crate::sims::{clean_tags, insert_sims_bulk, insert_tags};
+use crate::sql::{bind_args, Arg, Sql};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use simfleet_domain::{EventKind, Provider, SimStatus, SimType};
+use std::collections::{BTreeSet, HashMap};
+
+/// At most this many row errors are kept with an import (the counts stay exact).
+const MAX_KEPT_ERRORS: usize = 10_000;
+
+/// A validated row of an import file, secrets sealed. `None` leaves a SIM's field as it is.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ImportRow {
+    pub row: u32,
+    pub iccid: String,
+    pub msisdn: Option<String>,
+    pub imsi: Option<String>,
+    pub imei: Option<String>,
+    pub pin_enc: Option<String>,
+    pub puk_enc: Option<String>,
+    pub sim_type: Option<SimType>,
+    pub label: Option<String>,
+    pub tags: Option<Vec<String>>,
+    pub customer_email: Option<String>,
+    pub tariff_plan: Option<String>,
+}
+
+/// A problem with one cell of an import (`row` as a spreadsheet shows it, header = 1).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ImportIssue {
+    pub row: u32,
+    pub column: String,
+    pub value: String,
+    pub reason: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct NewImport {
+    pub file_name: String,
+    pub file_hash: String,
+    /// `csv` or `xlsx`.
+    pub format: String,
+    /// Non-empty data rows in the file.
+    pub total_rows: i64,
+    /// Rows valid on their own.
+    pub rows: Vec<ImportRow>,
+    /// Problems found in the file itself, and how many rows they concern.
+    pub errors: Vec<ImportIssue>,
+    pub invalid_rows: i64,
+    pub warnings: Vec<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ImportStatus {
+    Previewed,
+    Committed,
+    Failed,
+}
+
+impl ImportStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ImportStatus::Previewed => "previewed",
+            ImportStatus::Committed => "committed",
+            ImportStatus::Failed => "failed",
+        }
+    }
+    fn parse(s: &str) -> ImportStatus {
+        match s {
+            "committed" => ImportStatus::Committed,
+            "failed" => ImportStatus::Failed,
+            _ => ImportStatus::Previewed,
+        }
+    }
+}
+
+/// An import as recorded.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Import {
+    pub id: i64,
+    pub file_name: String,
+    pub file_hash: String,
+    pub format: String,
+    pub status: ImportStatus,
+    pub total_rows: i64,
+    pub to_create: i64,
+    pub to_update: i64,
+    pub unchanged: i64,
+    pub invalid: i64,
+    /// What the commit did (set once committed).
+    pub created: Option<i64>,
+    pub updated: Option<i64>,
+    /// Row errors, in row order; empty in lists.
+    pub errors: Vec<ImportIssue>,
+    pub warnings: Vec<String>,
+    pub failure: Option<String>,
+    pub created_by: String,
+    pub created_at: DateTime<Utc>,
+    pub committed_at: Option<DateTime<Utc>>,
+    pub committed_by: Option<String>,
+}
+
+/// Compares a stored sealed secret with a sealed one from the file (the server opens both).
+pub type SecretsEqual<'a> = &'a (dyn Fn(&str, &str) -> bool + Send + Sync);
+
+const COLUMNS: &str = "i.id, i.file_name, i.file_hash, i.format, i.status, i.total_rows, i.to_create, i.to_update, \
+    i.unchanged, i.invalid, i.created, i.updated, i.errors, i.warnings, i.failure, i.created_by, i.created_at, \
+    i.committed_at, i.committed_by";
+const LIST_COLUMNS: &str =
+    "i.id, i.file_name, i.file_hash, i.format, i.status, i.total_rows, i.to_create, i.to_update, \
+    i.unchanged, i.invalid, i.created, i.updated, '[]' AS errors, i.warnings, i.failure, i.created_by, i.created_at, \
+    i.committed_at, i.committed_by";
+
+#[derive(sqlx::FromRow)]
+struct ImportDbRow {
+    id: i64,
+    file_name: String,
+    file_hash: String,
+    format: String,
+    status: String,
+    total_rows: i64,
+    to_create: i64,
+    to_update: i64,
+    unchanged: i64,
+    invalid: i64,
+    created: Option<i64>,
+    updated: Option<i64>,
+    errors: String,
+    warnings: String,
+    failure: Option<String>,
+    created_by: String,
+    created_at: DateTime<Utc>,
+    committed_at: Option<DateTime<Utc>>,
+    committed_by: Option<String>,
+}
+
+impl HasId for ImportDbRow {
+    fn id(&self) -> i64 {
+        self.id
+    }
+}
+
+fn corrupt(what: &str, e: serde_json::Error) -> StoreError {
+    StoreError::Database(sqlx::Error::Decode(format!("imports.{what}: {e}").into()))
+}
+
+impl ImportDbRow {
+    fn into_import(self) -> StoreResult<Import> {
+        Ok(Import {
+            errors: serde_json::from_str(&self.errors).map_err(|e| corrupt("errors", e))?,
+            warnings: serde_json::from_str(&self.warnings).map_err(|e| corrupt("warnings", e))?,
+            status: ImportStatus::parse(&self.status),
+            id: self.id,
+            file_name: self.file_name,
+            file_hash: self.file_hash,
+            format: self.format,
+            total_rows: self.total_rows,
+            to_create: self.to_create,
+            to_update: self.to_update,
+            unchanged: self.unchanged,
+            invalid: self.invalid,
+            created: self.created,
+            updated: self.updated,
+            failure: self.failure,
+            created_by: self.created_by,
+            created_at: self.created_at,
+            committed_at: self.committed_at,
+            committed_by: self.committed_by,
+        })
+    }
+}
+
+/// What a SIM currently holds, for comparison with a row.
+#[derive(sqlx::FromRow)]
+struct Existing {
+    id: i64,
+    iccid: String,
+    msisdn: Option<String>,
+    imsi: Option<String>,
+    imei: Option<String>,
+    #[sqlx(rename = "type")]
+    sim_type: String,
+    pin_enc: Option<String>,
+    puk_enc: Option<String>,
+    label: Option<String>,
+    customer_id: Option<i64>,
+    tariff_plan_id: Option<i64>,
+}
+
+/// The fields of one existing SIM that a row changes (`None`: unchanged).
+#[derive(Debug, Default)]
+struct Update {
+    id: i64,
+    msisdn: Option<String>,
+    imsi: Option<String>,
+    imei: Option<String>,
+    sim_type: Option<SimType>,
+    pin_enc: Option<String>,
+    puk_enc: Option<String>,
+    label: Option<String>,
+    customer_id: Option<i64>,
+    tariff_plan_id: Option<i64>,
+    tags: Option<Vec<String>>,
+}
+
+/// The outcome of checking rows against the inventory.
+struct Plan {
+    creates: Vec<NewSim>,
+    updates: Vec<Update>,
+    unchanged: usize,
+    /// Problems found against the database, and the rows they concern.
+    errors: Vec<ImportIssue>,
+    invalid_rows: BTreeSet<u32>,
+}
+
+/// Runs `SELECT … WHERE {column} IN (…)` over `values` in chunks, in the open transaction.
+async fn select_in<T>(tx: &mut Tx, select: &str, column: &str, values: &[String]) -> StoreResult<Vec<T>>
+where
+    T: for<'r> sqlx::FromRow<'r, sqlx::sqlite::SqliteRow>
+        + for<'r> sqlx::FromRow<'r, sqlx::postgres::PgRow>
+        + Send
+        + Unpin,
+{
+    let mut out = Vec::new();
+    for chunk in values.chunks(1000) {
+        let mut sql = Sql::new(format!("{select} WHERE {column} IN ("));
+        let ph: Vec<String> = chunk.iter().map(|v| sql.arg(v.as_str())).collect();
+        sql.push(&ph.join(", ")).push(")");
+        let text = sql.text_for(tx.dialect());
+        let rows: Vec<T> = with_tx!(tx, c => bind_args!(sqlx::query_as(&text), &sql.args).fetch_all(&mut *c).await)?;
+        out.extend(rows);
+    }
+    Ok(out)
+}
+
+async fn plan(tx: &mut Tx, rows: &[ImportRow], same_secret: SecretsEqual<'_>) -> StoreResult<Plan> {
+    let iccids: Vec<String> = rows.iter().map(|r| r.iccid.clone()).collect();
+    let existing: Vec<Existing> = select_in(
+        tx,
+        "SELECT id, iccid, msisdn, imsi, imei, type, pin_enc, puk_enc, label, customer_id, tariff_plan_id FROM sims",
+        "iccid",
+        &iccids,
+    )
+    .await?;
+    let existing: HashMap<String, Existing> = existing.into_iter().map(|e| (e.iccid.clone(), e)).collect();
+
+    // Current tags of the existing SIMs whose row sets tags.
+    let tag_ids: Vec<String> = rows
+        .iter()
+        .filter(|r| r.tags.is_some())
+        .filter_map(|r| existing.get(&r.iccid).map(|e| e.id.to_string()))
+        .collect();
+    let mut tags: HashMap<i64, Vec<String>> = HashMap::new();
+    for chunk in tag_ids.chunks(1000) {
+        let mut sql = Sql::new("SELECT sim_id, tag FROM sim_tags WHERE sim_id IN (");
+        let ph: Vec<String> = chunk.iter().map(|id| sql.arg(id.parse::<i64>().unwrap_or_default())).collect();
+        sql.push(&ph.join(", ")).push(") ORDER BY sim_id, tag");
+        let text = sql.text_for(tx.dialect());
+        let found: Vec<(i64, String)> =
+            with_tx!(tx, c => bind_args!(sqlx::query_as(&text), &sql.args).fetch_all(&mut *c).await)?;
+        for (id, tag) in found {
+            tags.entry(id).or_default().push(tag);
+        }
+    }
+
+    let msisdns: Vec<String> = rows.iter().filter_map(|r| r.msisdn.clone()).collect();
+    let owners: Vec<(String, String)> = select_in(tx, "SELECT msisdn, iccid FROM sims", "msisdn", &msisdns).await?;
+    let owners: HashMap<String, String> = owners.into_iter().collect();
+
+    let mut emails: Vec<String> =
+        rows.iter().filter_map(|r| r.customer_email.as_ref().map(|e| e.to_lowercase())).collect();
+    emails.sort();
+    emails.dedup();
+    let customers: Vec<(i64, String)> =
+        select_in(tx, "SELECT id, lower(email) FROM customers", "lower(email)", &emails).await?;
+    let customers: HashMap<String, i64> = customers.into_iter().map(|(id, e)| (e, id)).collect();
+
+    let mut plans: Vec<String> = rows.iter().filter_map(|r| r.tariff_plan.clone()).collect();
+    plans.sort();
+    plans.dedup();
+    let tariffs: Vec<(i64, String)> = select_in(tx, "SELECT id, name FROM tariff_plans", "name", &plans).await?;
+    let tariffs: HashMap<String, i64> = tariffs.into_iter().map(|(id, n)| (n, id)).collect();
+
+    let mut plan = Plan {
+        creates: Vec::new(),
+        updates: Vec::new(),
+        unchanged: 0,
+        errors: Vec::new(),
+        invalid_rows: BTreeSet::new(),
+    };
+    for r in rows {
+        let mut issue = |column: &str, value: &str, reason: String| {
+            plan.errors.push(ImportIssue { row: r.row, column: column.into(), value: value.into(), reason });
+            plan.invalid_rows.insert(r.row);
+        };
+        let current = existing.get(&r.iccid);
+        if let Some(m) = &r.msisdn {
+            if let Some(owner) = owners.get(m).filter(|o| **o != r.iccid) {
+                issue("msisdn", m, format!("already belongs to SIM {owner}"));
+            }
+        }
+        let customer_id = match &r.customer_email {
+            Some(email) => match customers.get(&email.to_lowercase()) {
+                Some(id) => Some(*id),
+                None => {
+                    issue("customer_email", email, "no customer has this e-mail address".into());
+                    None
+                }
+            },
+            None => None,
+        };
+        let tariff_plan_id = match &r.tariff_plan {
+            Some(name) => match tariffs.get(name) {
+                Some(id) => Some(*id),
+                None => {
+                    issue("tariff_plan", name, "no tariff plan has this name".into());
+                    None
+                }
+            },
+            None => None,
+        };
+        if plan.invalid_rows.contains(&r.row) {
+            continue;
+        }
+        match current {
+            None => plan.creates.push(NewSim {
+                iccid: r.iccid.clone(),
+                imsi: r.imsi.clone(),
+                msisdn: r.msisdn.clone(),
+                imei: r.imei.clone(),
+                sim_type: r.sim_type.unwrap_or(SimType::DataOnly),
+                status: SimStatus::Available,
+                pin_enc: r.pin_enc.clone(),
+                puk_enc: r.puk_enc.clone(),
+                label: r.label.clone(),
+                tags: r.tags.clone().unwrap_or_default(),
+                customer_id,
+                tariff_plan_id,
+                provider: Provider::None,
+            }),
+            Some(e) => {
+                let differs = |new: &Option<String>, old: &Option<String>| {
+                    new.as_ref().filter(|n| Some(*n) != old.as_ref()).cloned()
+                };
+                let secret = |new: &Option<String>, old: &Option<String>| match (new, old) {
+                    (Some(n), Some(o)) if same_secret(o, n) => None,
+                    (Some(n), _) => Some(n.clone()),
+                    (None, _) => None,
+                };
+                let new_tags = r.tags.as_ref().map(|t| clean_tags(t));
+                let old_tags = tags.get(&e.id).cloned().unwrap_or_default();
+                let u = Update {
+                    id: e.id,
+                    msisdn: differs(&r.msisdn, &e.msisdn),
+                    imsi: differs(&r.imsi, &e.imsi),
+                    imei: differs(&r.imei, &e.imei),
+                    sim_type: r.sim_type.filter(|t| t.as_str() != e.sim_type),
+                    pin_enc: secret(&r.pin_enc, &e.pin_enc),
+                    puk_enc: secret(&r.puk_enc, &e.puk_enc),
+                    label: differs(&r.label, &e.label),
+                    customer_id: customer_id.filter(|c| Some(*c) != e.customer_id),
+                    tariff_plan_id: tariff_plan_id.filter(|t| Some(*t) != e.tariff_plan_id),
+                    tags: new_tags.filter(|t| *t != old_tags),
+                };
+                let changes = u.msisdn.is_some()
+                    || u.imsi.is_some()
+                    || u.imei.is_some()
+                    || u.sim_type.is_some()
+                    || u.pin_enc.is_some()
+                    || u.puk_enc.is_some()
+                    || u.label.is_some()
+                    || u.customer_id.is_some()
+                    || u.tariff_plan_id.is_some()
+                    || u.tags.is_some();
+                if changes {
+                    plan.updates.push(u);
+                } else {
+                    plan.unchanged += 1;
+                }
+            }
+        }
+    }
+    Ok(plan)
+}
+
+/// Applies the planned updates: one statement per 500 SIMs, whatever the fields each changes.
+async fn apply_updates(
+    tx: &mut Tx,
+    updates: &[Update],
+    note: &str,
+    actor: &str,
+    now: DateTime<Utc>,
+) -> StoreResult<()> {
+    for chunk in updates.chunks(500) {
+        let mut sql = Sql::new(
+            "WITH v(id, msisdn, imsi, imei, type, pin_enc, puk_enc, label, customer_id, tariff_plan_id) AS (VALUES ",
+        );
+        let values: Vec<String> = chunk
+            .iter()
+            .map(|u| {
+                let id = sql.arg(u.id);
+                let text = |sql: &mut Sql, v: Option<String>| sql.arg(Arg::OptText(v));
+                let (m, i, e) = (text(&mut sql, u.msisdn.clone()), text(&mut sql, u.imsi.clone()), text(&mut sql, u.imei.clone()));
+                let t = text(&mut sql, u.sim_type.map(|t| t.as_str().to_owned()));
+                let (p, k, l) =
+                    (text(&mut sql, u.pin_enc.clone()), text(&mut sql, u.puk_enc.clone()), text(&mut sql, u.label.clone()));
+                let (c, tp) = (sql.arg(Arg::OptI64(u.customer_id)), sql.arg(Arg::OptI64(u.tariff_plan_id)));
+                format!(
+                    "(CAST({id} AS BIGINT), CAST({m} AS TEXT), CAST({i} AS TEXT), CAST({e} AS TEXT), CAST({t} AS TEXT), \
+                     CAST({p} AS TEXT), CAST({k} AS TEXT), CAST({l} AS TEXT), CAST({c} AS BIGINT), CAST({tp} AS BIGINT))"
+                )
+            })
+            .collect();
+        sql.push(&values.join(", "));
+        let ts = sql.arg(now);
+        sql.push(&format!(
+            ") UPDATE sims SET msisdn = COALESCE(v.msisdn, sims.msisdn), imsi = COALESCE(v.imsi, sims.imsi), \
+             imei = COALESCE(v.imei, sims.imei), type = COALESCE(v.type, sims.type), \
+             pin_enc = COALESCE(v.pin_enc, sims.pin_enc), puk_enc = COALESCE(v.puk_enc, sims.puk_enc), \
+             label = COALESCE(v.label, sims.label), customer_id = COALESCE(v.customer_id, sims.customer_id), \
+             tariff_plan_id = COALESCE(v.tariff_plan_id, sims.tariff_plan_id), updated_at = {ts} \
+             FROM v WHERE sims.id = v.id"
+        ));
+        let text = sql.text_for(tx.dialect());
+        with_tx!(tx, c => bind_args!(sqlx::query(&text), &sql.args).execute(&mut *c).await.map(|r| r.rows_affected()))?;
+
+        let retagged: Vec<&Update> = chunk.iter().filter(|u| u.tags.is_some()).collect();
+        if !retagged.is_empty() {
+            let mut del = Sql::new("DELETE FROM sim_tags WHERE sim_id IN (");
+            let ph: Vec<String> = retagged.iter().map(|u| del.arg(u.id)).collect();
+            del.push(&ph.join(", ")).push(")");
+            let text = del.text_for(tx.dialect());
+            with_tx!(tx, c => bind_args!(sqlx::query(&text), &del.args).execute(&mut *c).await.map(|r| r.rows_affected()))?;
+            let rows: Vec<(i64, String)> =
+                retagged.iter().flat_map(|u| u.tags.iter().flatten().map(move |t| (u.id, t.clone()))).collect();
+            insert_tags(tx, &rows).await?;
+        }
+    }
+    let ids: Vec<i64> = updates.iter().map(|u| u.id).collect();
+    if !ids.is_empty() {
+        crate::events::insert_events_for(tx, &ids, EventKind::Updated, Some(note), actor, now).await?;
+    }
+    Ok(())
+}
+
+fn keep_errors(mut errors: Vec<ImportIssue>) -> Vec<ImportIssue> {
+    errors.sort_by_key(|e| e.row);
+    errors.truncate(MAX_KEPT_ERRORS);
+    errors
+}
+
+async fn committed_with_hash(tx: &mut Tx, hash: &str) -> StoreResult<Option<(i64, String, Option<DateTime<Utc>>)>> {
+    Ok(with_tx!(tx, c => sqlx::query_as(
+        "SELECT id, file_name, committed_at FROM imports WHERE file_hash = $1 AND status = 'committed' ORDER BY id LIMIT 1",
+    )
+    .bind(hash)
+    .fetch_optional(&mut *c)
+    .await)?)
+}
+
+fn already_committed(id: i64, name: &str, at: Option<DateTime<Utc>>) -> String {
+    let at = at.map(|t| format!(" on {}", t.format("%Y-%m-%d %H:%M UTC"))).unwrap_or_default();
+    format!("this file was already committed as import #{id} ({name}){at}")
+}
+
+impl Store {
+    /// Checks rows against the inventory without recording anything (a dry run).
+    pub async fn check_import(&self, input: &NewImport, same_secret: SecretsEqual<'_>) -> StoreResult<Import> {
+        let mut tx = self.begin().await?;
+        let (import, _) = self.preview_in(&mut tx, input, same_secret, "").await?;
+        drop(tx);
+        Ok(import)
+    }
+
+    /// Checks rows against the inventory and records the import as `previewed`, keeping its
+    /// validated rows for the commit.
+    pub async fn preview_import(
+        &self,
+        input: &NewImport,
+        same_secret: SecretsEqual<'_>,
+        actor: &str,
+    ) -> StoreResult<Import> {
+        let mut tx = self.begin().await?;
+        let (mut import, rows_json) = self.preview_in(&mut tx, input, same_secret, actor).await?;
+        let errors = serde_json::to_string(&import.errors).map_err(|e| corrupt("errors", e))?;
+        let warnings = serde_json::to_string(&import.warnings).map_err(|e| corrupt("warnings", e))?;
+        let id: i64 = with_tx!(&mut tx, c => sqlx::query_scalar(
+            "INSERT INTO imports (file_name, file_hash, format, status, total_rows, to_create, to_update, unchanged, invalid, \
+             file_invalid, errors, warnings, rows, created_by, created_at) \
+             VALUES ($1, $2, $3, 'previewed', $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) RETURNING id",
+        )
+        .bind(&import.file_name)
+        .bind(&import.file_hash)
+        .bind(&import.format)
+        .bind(import.total_rows)
+        .bind(import.to_create)
+        .bind(import.to_update)
+        .bind(import.unchanged)
+        .bind(import.invalid)
+        .bind(input.invalid_rows)
+        .bind(errors)
+        .bind(warnings)
+        .bind(rows_json)
+        .bind(actor)
+        .bind(import.created_at)
+        .fetch_one(&mut *c)
+        .await)?;
+        tx.commit().await?;
+        import.id = id;
+        Ok(import)
+    }
+
+    async fn preview_in(
+        &self,
+        tx: &mut Tx,
+        input: &NewImport,
+        same_secret: SecretsEqual<'_>,
+        actor: &str,
+    ) -> StoreResult<(Import, String)> {
+        let plan = plan(tx, &input.rows, same_secret).await?;
+        let mut warnings = input.warnings.clone();
+        if let Some((id, name, at)) = committed_with_hash(tx, &input.file_hash).await? {
+            warnings.push(format!("{}; committing it again will be refused", already_committed(id, &name, at)));
+        }
+        let mut errors = input.errors.clone();
+        errors.extend(plan.errors);
+        if errors.len() > MAX_KEPT_ERRORS {
+            warnings.push(format!("only the first {MAX_KEPT_ERRORS} of {} row errors are listed", errors.len()));
+        }
+        let rows_json = serde_json::to_string(&input.rows).map_err(|e| corrupt("rows", e))?;
+        let import = Import {
+            id: 0,
+            file_name: input.file_name.clone(),
+            file_hash: input.file_hash.clone(),
+            format: input.format.clone(),
+            status: ImportStatus::Previewed,
+            total_rows: input.total_rows,
+            to_create: plan.creates.len() as i64,
+            to_update: plan.updates.len() as i64,
+            unchanged: plan.unchanged as i64,
+            invalid: input.invalid_rows + plan.invalid_rows.len() as i64,
+            created: None,
+            updated: None,
+            errors: keep_errors(errors),
+            warnings,
+            failure: None,
+            created_by: actor.to_owned(),
+            created_at: crate::now(),
+            committed_at: None,
+            committed_by: None,
+        };
+        Ok((import, rows_json))
+    }
+
+    pub async fn get_import(&self, id: i64) -> StoreResult<Import> {
+        let sql = format!("SELECT {COLUMNS} FROM imports i WHERE i.id = $1");
+        let row: Option<ImportDbRow> = with_db!(self, c => sqlx::query_as(&sql).bind(id).fetch_optional(c).await)?;
+        row.ok_or(StoreError::NotFound("import"))?.into_import()
+    }
+
+    /// Imports, newest first, without their row errors.
+    pub async fn list_imports(&self, page: PageRequest<'_>) -> StoreResult<Page<Import>> {
+        let sql = Sql::new(format!("SELECT {LIST_COLUMNS} FROM imports i WHERE 1=1"));
+        let rows: Page<ImportDbRow> = self.id_page(sql, "i", true, page).await?;
+        Ok(Page {
+            items: rows.items.into_iter().map(ImportDbRow::into_import).collect::<StoreResult<_>>()?,
+            next_cursor: rows.next_cursor,
+            total: rows.total,
+        })
+    }
+
+    /// Applies a previewed import in one transaction. All or nothing unless `skip_invalid`,
+    /// which applies the valid rows only. Refused when the file was committed before, or when
+    /// the inventory changed since the preview in a way that changes its outcome.
+    pub async fn commit_import(
+        &self,
+        id: i64,
+        skip_invalid: bool,
+        same_secret: SecretsEqual<'_>,
+        actor: &str,
+    ) -> StoreResult<Import> {
+        match self.commit_in_tx(id, skip_invalid, same_secret, actor).await {
+            Ok(applied) => {
+                self.analyze_after_bulk(applied).await?;
+                self.get_import(id).await
+            }
+            Err(e @ StoreError::Database(_)) => {
+                // Nothing was applied (the transaction rolled back); say so on the import.
+                let failure = format!("commit failed: {e}");
+                let sql = Sql::with(
+                    "UPDATE imports SET status = 'failed', failure = $1 WHERE id = $2 AND status <> 'committed'",
+                    vec![failure.into(), id.into()],
+                );
+                let _ = self.write(sql).await;
+                Err(e)
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    async fn commit_in_tx(
+        &self,
+        id: i64,
+        skip_invalid: bool,
+        same_secret: SecretsEqual<'_>,
+        actor: &str,
+    ) -> StoreResult<usize> {
+        let mut tx = self.begin().await?;
+        let lock = if tx.dialect() == Dialect::Postgres { " FOR UPDATE" } else { "" };
+        let sql = format!("SELECT {COLUMNS} FROM imports i WHERE i.id = $1{lock}");
+        let row: Option<ImportDbRow> =
+            with_tx!(&mut tx, c => sqlx::query_as(&sql).bind(id).fetch_optional(&mut *c).await)?;
+        let import = row.ok_or(StoreError::NotFound("import"))?.into_import()?;
+        if import.status == ImportStatus::Committed {
+            let by = import.committed_by.as_deref().unwrap_or("?");
+            return Err(StoreError::conflict(
+                "import",
+                format!("import #{id} was already committed by {by}; nothing was applied again"),
+            ));
+        }
+        if let Some((other, name, at)) = committed_with_hash(&mut tx, &import.file_hash).await? {
+            return Err(StoreError::conflict("file", already_committed(other, &name, at)));
+        }
+        let (rows_json, file_invalid): (Option<String>, i64) = with_tx!(&mut tx, c => sqlx::query_as(
+            "SELECT rows, file_invalid FROM imports WHERE id = $1",
+        )
+        .bind(id)
+        .fetch_one(&mut *c)
+        .await)?;
+        let rows: Vec<ImportRow> =
+            serde_json::from_str(rows_json.as_deref().unwrap_or("[]")).map_err(|e| corrupt("rows", e))?;
+        let plan = plan(&mut tx, &rows, same_secret).await?;
+        let invalid = file_invalid + plan.invalid_rows.len() as i64;
+        if (plan.creates.len() as i64, plan.updates.len() as i64, invalid)
+            != (import.to_create, import.to_update, import.invalid)
+        {
+            return Err(StoreError::conflict(
+                "import",
+                format!(
+                    "the inventory changed since import #{id} was previewed (it planned {} to create, {} to update, {} invalid; \
+                     now {} to create, {} to update, {} invalid): upload the file again to preview the current state",
+                    import.to_create,
+                    import.to_update,
+                    import.invalid,
+                    plan.creates.len(),
+                    plan.updates.len(),
+                    invalid
+                ),
+            ));
+        }
+        if invalid > 0 && !skip_invalid {
+            let first = import.errors.first().map(|e| format!(" (first: row {}, {}: {})", e.row, e.column, e.reason));
+            return Err(StoreError::precondition(
+                Some("skip_invalid"),
+                format!(
+                    "import #{id} has {invalid} invalid row(s){}; nothing was applied: fix the file and upload it again, \
+                     or commit with skip_invalid to apply only the {} valid row(s)",
+                    first.unwrap_or_default(),
+                    plan.creates.len() + plan.updates.len() + plan.unchanged
+                ),
+            ));
+        }
+        let now = crate::now();
+        let note = format!("import #{id} ({})", import.file_name);
+        insert_sims_bulk(&mut tx, &plan.creates, EventKind::Imported, Some(&note), actor, now).await?;
+        apply_updates(&mut tx, &plan.updates, &note, actor, now).await?;
+        with_tx!(&mut tx, c => sqlx::query(
+            "UPDATE imports SET status = 'committed', created = $1, updated = $2, rows = NULL, failure = NULL, \
+             committed_at = $3, committed_by = $4 WHERE id = $5",
+        )
+        .bind(plan.creates.len() as i64)
+        .bind(plan.updates.len() as i64)
+        .bind(now)
+        .bind(actor)
+        .bind(id)
+        .execute(&mut *c)
+        .await
+        .map(|r| r.rows_affected()))?;
+        tx.commit().await?;
+        Ok(plan.creates.len() + plan.updates.len())
+    }
+
+    /// E-mail addresses of customers and names of tariff plans by id, for exports.
+    pub async fn reference_names(
+        &self,
+        customer_ids: &[i64],
+        tariff_ids: &[i64],
+    ) -> StoreResult<(HashMap<i64, Option<String>>, HashMap<i64, String>)> {
+        let mut customers = HashMap::new();
+        let mut tariffs = HashMap::new();
+        for chunk in customer_ids.chunks(1000) {
+            let mut sql = Sql::new("SELECT id, email FROM customers WHERE id IN (");
+            let ph: Vec<String> = chunk.iter().map(|id| sql.arg(*id)).collect();
+            sql.push(&ph.join(", ")).push(")");
+            let rows: Vec<(i64, Option<String>)> =
+                with_db!(self, c => bind_args!(sqlx::query_as(&sql.text), &sql.args).fetch_all(c).await)?;
+            customers.extend(rows);
+        }
+        for chunk in tariff_ids.chunks(1000) {
+            let mut sql = Sql::new("SELECT id, name FROM tariff_plans WHERE id IN (");
+            let ph: Vec<String> = chunk.iter().map(|id| sql.arg(*id)).collect();
+            sql.push(&ph.join(", ")).push(")");
+            let rows: Vec<(i64, String)> =
+                with_db!(self, c => bind_args!(sqlx::query_as(&sql.text), &sql.args).fetch_all(c).await)?;
+            tariffs.extend(rows);
+        }
+        Ok((customers, tariffs))
+    }
+}
