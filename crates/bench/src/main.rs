@@ -44,6 +44,9 @@ enum Command {
         start: u64,
         #[arg(long)]
         out: std::path::PathBuf,
+        /// Label prefix: a second file with another prefix updates every SIM of the first.
+        #[arg(long, default_value = "Imported")]
+        label: String,
     },
 }
 
@@ -83,7 +86,7 @@ async fn main() -> anyhow::Result<()> {
             }
             println!("{}", cursor.unwrap_or_default());
         }
-        Command::GenImport { rows, start, out } => gen_import(rows, start, &out)?,
+        Command::GenImport { rows, start, out, label } => gen_import(rows, start, &out, &label)?,
     }
     Ok(())
 }
@@ -126,7 +129,7 @@ async fn seed(store: &Store, total: u64, chunk: usize) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn gen_import(rows: u64, start: u64, out: &std::path::Path) -> anyhow::Result<()> {
+fn gen_import(rows: u64, start: u64, out: &std::path::Path, label: &str) -> anyhow::Result<()> {
     use std::io::Write;
     let mut f = std::io::BufWriter::new(std::fs::File::create(out).context("create import file")?);
     writeln!(f, "iccid;msisdn;imsi;type;pin;label;tags")?;
@@ -136,7 +139,7 @@ fn gen_import(rows: u64, start: u64, out: &std::path::Path) -> anyhow::Result<()
         let kind = ["data_only", "prepaid", "postpaid"][(n % 3) as usize];
         writeln!(
             f,
-            "{iccid};4917{:09};90141{:010};{kind};{:04};Imported {n};batch-7|north",
+            "{iccid};4917{:09};90141{:010};{kind};{:04};{label} {n};batch-7|north",
             n % 1_000_000_000,
             n,
             n % 10_000

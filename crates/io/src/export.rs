@@ -176,15 +176,13 @@ impl XlsxExport {
         text(sheet, r.tariff_plan.as_deref())?;
         text(sheet, Some(r.provider))?;
         text(sheet, r.activation_code.as_deref())?;
-        sheet.write_datetime_with_format(row, 12, &r.created_at.naive_utc(), &self.date)?;
-        sheet.write_datetime_with_format(row, 13, &r.updated_at.naive_utc(), &self.date)?;
+        sheet.write_datetime_with_format(row, 12, r.created_at.naive_utc(), &self.date)?;
+        sheet.write_datetime_with_format(row, 13, r.updated_at.naive_utc(), &self.date)?;
         if self.include_secrets {
-            let mut col = 14u16;
-            for v in [&r.pin, &r.puk] {
+            for (col, v) in (14u16..).zip([&r.pin, &r.puk]) {
                 if let Some(v) = v {
                     sheet.write_string(row, col, v)?;
                 }
-                col += 1;
             }
         }
         Ok(())

@@ -45,7 +45,8 @@ async fn jobs_run_over_the_api_and_fill_the_sim_views(dialect: Dialect) {
     let iccid = &record.iccid_with_luhn;
     let today = sim.state().today();
     let from = today - chrono::Days::new(400);
-    let (status, usage) = app.get(&format!("/api/v1/sims/{iccid}/usage?bucket=month&from={from}&to={today}"), &app.viewer).await;
+    let (status, usage) =
+        app.get(&format!("/api/v1/sims/{iccid}/usage?bucket=month&from={from}&to={today}"), &app.viewer).await;
     assert_eq!(status, StatusCode::OK, "{usage}");
     let total: i64 = usage["items"].as_array().unwrap().iter().map(|p| p["data_total"].as_i64().unwrap()).sum();
     let truth: u64 = sim.state().usage(&record.iccid, from, today).unwrap().iter().map(|(_, u)| u.data_umb()).sum();
@@ -73,7 +74,8 @@ async fn without_a_provider_jobs_say_so(dialect: Dialect) {
     let sim = app.sim(1, serde_json::json!({})).await;
     let (status, _) = app.get(&format!("/api/v1/sims/{sim}/connectivity"), &app.viewer).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
-    let (status, usage) = app.get(&format!("/api/v1/sims/{sim}/usage?from=2026-01-01&to=2026-01-07"), &app.viewer).await;
+    let (status, usage) =
+        app.get(&format!("/api/v1/sims/{sim}/usage?from=2026-01-01&to=2026-01-07"), &app.viewer).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(usage["items"].as_array().unwrap().len(), 7, "every day, zeros included");
     app.stop().await;

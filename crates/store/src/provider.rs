@@ -59,7 +59,7 @@ pub struct DailyUsage {
     pub sms_mt: i64,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, sqlx::FromRow)]
 pub struct Quota {
     /// `data` (bytes) or `sms` (messages).
     pub kind: String,
@@ -71,7 +71,7 @@ pub struct Quota {
     pub updated_at: DateTime<Utc>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, sqlx::FromRow)]
 pub struct Connectivity {
     pub status: String,
     pub operator: Option<String>,
@@ -382,24 +382,13 @@ impl Store {
     }
 
     pub async fn sim_quotas(&self, sim_id: i64) -> StoreResult<Vec<Quota>> {
-        let rows: Vec<(String, i64, Option<i64>, Option<NaiveDate>, Option<i64>, Option<i64>, DateTime<Utc>)> = with_db!(self, c => sqlx::query_as(
-            "SELECT kind, remaining, total, expiry_date, last_added, threshold_percentage, updated_at FROM sim_quotas WHERE sim_id = $1 ORDER BY kind",
+        Ok(with_db!(self, c => sqlx::query_as(
+            "SELECT kind, remaining, total, expiry_date, last_added, threshold_percentage, updated_at \
+             FROM sim_quotas WHERE sim_id = $1 ORDER BY kind",
         )
         .bind(sim_id)
         .fetch_all(c)
-        .await)?;
-        Ok(rows
-            .into_iter()
-            .map(|(kind, remaining, total, expiry_date, last_added, threshold_percentage, updated_at)| Quota {
-                kind,
-                remaining,
-                total,
-                expiry_date,
-                last_added,
-                threshold_percentage,
-                updated_at,
-            })
-            .collect())
+        .await)?)
     }
 
     /// Inserts or replaces connectivity: `(sim_id, connectivity)` pairs, in one transaction.
@@ -434,27 +423,12 @@ impl Store {
     }
 
     pub async fn sim_connectivity(&self, sim_id: i64) -> StoreResult<Option<Connectivity>> {
-        let row: Option<(
-            String,
-            Option<String>,
-            Option<String>,
-            Option<String>,
-            Option<DateTime<Utc>>,
-            DateTime<Utc>,
-        )> = with_db!(self, c => sqlx::query_as(
+        Ok(with_db!(self, c => sqlx::query_as(
             "SELECT status, operator, country, rat, last_seen_at, updated_at FROM sim_connectivity WHERE sim_id = $1",
         )
         .bind(sim_id)
         .fetch_optional(c)
-        .await)?;
-        Ok(row.map(|(status, operator, country, rat, last_seen_at, updated_at)| Connectivity {
-            status,
-            operator,
-            country,
-            rat,
-            last_seen_at,
-            updated_at,
-        }))
+        .await)?)
     }
 }
 

@@ -1,11 +1,12 @@
 use chrono::{Datelike, Days, NaiveDate, Utc};
 use futures::StreamExt;
-use onence::models::{Connectivity as ProviderConnectivity, Quota as ProviderQuota, Sim as ProviderSimRecord, SimStatus as ProviderStatus};
+use onence::models::{
+    Connectivity as ProviderConnectivity, Quota as ProviderQuota, Sim as ProviderSimRecord, SimStatus as ProviderStatus,
+};
 use serde::Serialize;
 use serde_json::json;
 use simfleet_domain::{Iccid, Provider};
 use simfleet_store::{Connectivity, DailyUsage, ProviderRef, ProviderSim, Quota, Store};
-
 
 /// The jobs, named as in `simfleet sync --job NAME` and `POST /api/v1/jobs/{NAME}/run`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
@@ -140,7 +141,11 @@ impl Syncer {
         let plan: Vec<(ProviderRef, NaiveDate)> = refs
             .into_iter()
             .map(|r| {
-                let from = last.get(&r.sim_id).map(|d| *d - Days::new(self.config.usage_revise_days)).unwrap_or(earliest).max(earliest);
+                let from = last
+                    .get(&r.sim_id)
+                    .map(|d| *d - Days::new(self.config.usage_revise_days))
+                    .unwrap_or(earliest)
+                    .max(earliest);
                 (r, from)
             })
             .collect();
@@ -189,7 +194,10 @@ impl Syncer {
         .await;
         let mut quotas = Vec::new();
         for (r, data, sms) in fetched {
-            match (data.map_err(anyhow::Error::from).and_then(|q| quota("data", &q, now)), sms.map_err(anyhow::Error::from).and_then(|q| quota("sms", &q, now))) {
+            match (
+                data.map_err(anyhow::Error::from).and_then(|q| quota("data", &q, now)),
+                sms.map_err(anyhow::Error::from).and_then(|q| quota("sms", &q, now)),
+            ) {
                 (Ok(d), Ok(s)) => {
                     tally.ok += 1;
                     quotas.push((r.sim_id, d));
@@ -267,7 +275,8 @@ fn daily_rows(u: &onence::models::DailyUsage) -> anyhow::Result<Vec<DailyUsage>>
             Some(d) => d.volume_bytes()?.unwrap_or(rx + tx),
             None => 0,
         };
-        let (mo, mt) = rec.sms.as_ref().map(|s| (s.mo().unwrap_or(0) as i64, s.mt().unwrap_or(0) as i64)).unwrap_or((0, 0));
+        let (mo, mt) =
+            rec.sms.as_ref().map(|s| (s.mo().unwrap_or(0) as i64, s.mt().unwrap_or(0) as i64)).unwrap_or((0, 0));
         rows.push(DailyUsage { day, data_rx: rx, data_tx: tx, data_total: total, sms_mo: mo, sms_mt: mt });
     }
     Ok(rows)
@@ -275,9 +284,17 @@ fn daily_rows(u: &onence::models::DailyUsage) -> anyhow::Result<Vec<DailyUsage>>
 
 fn quota(kind: &str, q: &ProviderQuota, now: chrono::DateTime<Utc>) -> anyhow::Result<Quota> {
     let (remaining, total, last_added) = if kind == "data" {
-        (q.volume_bytes().transpose()?, q.total_volume_bytes().transpose()?, q.last_volume_added.map(onence::volume::mb_number_to_bytes).transpose()?)
+        (
+            q.volume_bytes().transpose()?,
+            q.total_volume_bytes().transpose()?,
+            q.last_volume_added.map(onence::volume::mb_number_to_bytes).transpose()?,
+        )
     } else {
-        (q.volume.map(|v| v.round() as i64), q.total_volume.map(|v| v.round() as i64), q.last_volume_added.map(|v| v.round() as i64))
+        (
+            q.volume.map(|v| v.round() as i64),
+            q.total_volume.map(|v| v.round() as i64),
+            q.last_volume_added.map(|v| v.round() as i64),
+        )
     };
     let expiry_date = q
         .expiry_date
@@ -297,9 +314,12 @@ fn quota(kind: &str, q: &ProviderQuota, now: chrono::DateTime<Utc>) -> anyhow::R
 
 fn connectivity(c: &ProviderConnectivity, now: chrono::DateTime<Utc>) -> Connectivity {
     let location = c.location.as_ref();
-    let last_seen_at = location
-        .and_then(|l| l.last_updated.as_deref())
-        .and_then(|t| chrono::NaiveDateTime::parse_from_str(t, "%Y-%m-%d %H:%M:%S").ok().map(|n| n.and_utc()).or_else(|| t.parse().ok()));
+    let last_seen_at = location.and_then(|l| l.last_updated.as_deref()).and_then(|t| {
+        chrono::NaiveDateTime::parse_from_str(t, "%Y-%m-%d %H:%M:%S")
+            .ok()
+            .map(|n| n.and_utc())
+            .or_else(|| t.parse().ok())
+    });
     Connectivity {
         status: c.status.clone().unwrap_or_else(|| "UNKNOWN".into()),
         operator: location.and_then(|l| l.operator.as_ref()).and_then(|o| o.name.clone()),
@@ -309,4 +329,3 @@ fn connectivity(c: &ProviderConnectivity, now: chrono::DateTime<Utc>) -> Connect
         updated_at: now,
     }
 }
-

@@ -15,7 +15,8 @@ async fn simulator() -> SimHandle {
 }
 
 fn syncer(db: &TestDb, sim: &SimHandle) -> Syncer {
-    let config = onence::ClientConfig::new(sim.base_url(), onence_sim::DEFAULT_CLIENT_ID, onence_sim::DEFAULT_CLIENT_SECRET);
+    let config =
+        onence::ClientConfig::new(sim.base_url(), onence_sim::DEFAULT_CLIENT_ID, onence_sim::DEFAULT_CLIENT_SECRET);
     let client = onence::Client::new(config).unwrap();
     Syncer::new(db.store.clone(), client, SyncConfig { concurrency: 8, ..SyncConfig::default() })
 }
@@ -48,21 +49,36 @@ async fn first_sync_reproduces_the_simulator(db: &TestDb) {
         assert_eq!(local.status, expected, "{}", r.iccid);
 
         let stored = store.sim_usage(local.id, from, today).await.unwrap();
-        let truth: Vec<(NaiveDate, onence_sim::DayUsage)> =
-            state.usage(&r.iccid, from, today).unwrap().into_iter().filter(|(_, u)| u.data_umb() > 0 || u.sms() > 0).collect();
+        let truth: Vec<(NaiveDate, onence_sim::DayUsage)> = state
+            .usage(&r.iccid, from, today)
+            .unwrap()
+            .into_iter()
+            .filter(|(_, u)| u.data_umb() > 0 || u.sms() > 0)
+            .collect();
         for (day, u) in &truth {
-            let row = stored.iter().find(|s| s.day == *day).unwrap_or_else(|| panic!("{} has no usage row for {day}", r.iccid));
+            let row = stored
+                .iter()
+                .find(|s| s.day == *day)
+                .unwrap_or_else(|| panic!("{} has no usage row for {day}", r.iccid));
             assert_eq!((row.data_rx, row.data_tx), (bytes(u.rx_umb), bytes(u.tx_umb)), "{} {day}", r.iccid);
             assert_eq!((row.sms_mo, row.sms_mt), (u.sms_mo as i64, u.sms_mt as i64), "{} {day}", r.iccid);
         }
         let stored_total: i64 = stored.iter().map(|s| s.data_rx + s.data_tx).sum();
         let true_total: i64 = truth.iter().map(|(_, u)| bytes(u.rx_umb) + bytes(u.tx_umb)).sum();
-        assert!((stored_total - true_total).abs() <= stored.len() as i64, "{}: {stored_total} vs {true_total}", r.iccid);
+        assert!(
+            (stored_total - true_total).abs() <= stored.len() as i64,
+            "{}: {stored_total} vs {true_total}",
+            r.iccid
+        );
 
         let quotas = store.sim_quotas(local.id).await.unwrap();
         let data = quotas.iter().find(|q| q.kind == "data").expect("data quota");
         let view = state.data_quota(&r.iccid).unwrap();
-        assert!((data.remaining - view.remaining.signum() * bytes(view.remaining.unsigned_abs())).abs() <= 1, "{}", r.iccid);
+        assert!(
+            (data.remaining - view.remaining.signum() * bytes(view.remaining.unsigned_abs())).abs() <= 1,
+            "{}",
+            r.iccid
+        );
         assert!(store.sim_connectivity(local.id).await.unwrap().is_some());
     }
     let runs = store.list_job_runs(None, PageRequest { limit: 10, cursor: None, with_total: false }).await.unwrap();
@@ -82,7 +98,14 @@ async fn second_sync_applies_exactly_the_changes(db: &TestDb) {
     let enabled = records.iter().find(|r| r.status == SimulatorStatus::Enabled).unwrap();
     let other = records.iter().find(|r| r.iccid != enabled.iccid).unwrap();
     let store = &db.store;
-    let before_usage = store.sim_usage(store.get_sim(&other.iccid_with_luhn).await.unwrap().id, state.today() - chrono::Days::new(400), state.today()).await.unwrap();
+    let before_usage = store
+        .sim_usage(
+            store.get_sim(&other.iccid_with_luhn).await.unwrap().id,
+            state.today() - chrono::Days::new(400),
+            state.today(),
+        )
+        .await
+        .unwrap();
 
     state.set_status(&enabled.iccid, SimulatorStatus::Disabled);
     state.top_up(&other.iccid).unwrap();
@@ -93,15 +116,32 @@ async fn second_sync_applies_exactly_the_changes(db: &TestDb) {
 
     let changed = store.get_sim(&enabled.iccid_with_luhn).await.unwrap();
     assert_eq!(changed.status, SimStatus::Suspended);
-    let events = store.sim_events(&changed.iccid, PageRequest { limit: 5, cursor: None, with_total: false }).await.unwrap().items;
+    let events = store
+        .sim_events(&changed.iccid, PageRequest { limit: 5, cursor: None, with_total: false })
+        .await
+        .unwrap()
+        .items;
     assert_eq!(events[0].kind, "STATUS_CHANGED_EXTERNALLY");
     assert_eq!(events[0].actor, "sync");
     let unchanged = store.get_sim(&other.iccid_with_luhn).await.unwrap();
-    assert_eq!(store.sim_events(&unchanged.iccid, PageRequest { limit: 5, cursor: None, with_total: false }).await.unwrap().items.len(), 1, "only CREATED");
+    assert_eq!(
+        store
+            .sim_events(&unchanged.iccid, PageRequest { limit: 5, cursor: None, with_total: false })
+            .await
+            .unwrap()
+            .items
+            .len(),
+        1,
+        "only CREATED"
+    );
     let data = store.sim_quotas(unchanged.id).await.unwrap().into_iter().find(|q| q.kind == "data").unwrap();
     let view = state.data_quota(&other.iccid).unwrap();
-    assert!((data.remaining - view.remaining.signum() * bytes(view.remaining.unsigned_abs())).abs() <= 1, "top-up reached the store");
-    let after_usage = store.sim_usage(unchanged.id, state.today() - chrono::Days::new(400), state.today()).await.unwrap();
+    assert!(
+        (data.remaining - view.remaining.signum() * bytes(view.remaining.unsigned_abs())).abs() <= 1,
+        "top-up reached the store"
+    );
+    let after_usage =
+        store.sim_usage(unchanged.id, state.today() - chrono::Days::new(400), state.today()).await.unwrap();
     assert_eq!(before_usage, after_usage, "re-reading usage is idempotent");
     sim.shutdown().await;
 }
@@ -114,7 +154,11 @@ async fn injected_faults_end_partial_with_errors_recorded(db: &TestDb) {
     sim.set_faults(onence_sim::Faults { error_rate: 1.0, ..Default::default() });
     let outcome = syncer.run(Job::Quotas).await.unwrap();
     assert!(outcome.status == "partial" || outcome.status == "failed", "{outcome:?}");
-    let runs = db.store.list_job_runs(Some("quotas"), PageRequest { limit: 1, cursor: None, with_total: false }).await.unwrap();
+    let runs = db
+        .store
+        .list_job_runs(Some("quotas"), PageRequest { limit: 1, cursor: None, with_total: false })
+        .await
+        .unwrap();
     let run = &runs.items[0];
     assert_eq!(run.status, outcome.status);
     assert!(run.errors.as_deref().unwrap().contains("message"));
