@@ -80,6 +80,38 @@ async fn preview_then_commit_creates_and_updates_in_bulk(db: &TestDb) {
     assert_eq!((ev.kind.as_str(), ev.actor.as_str()), (EventKind::Imported.as_str(), "bob"));
     assert_eq!(ev.note.as_deref(), Some(format!("import #{} (sims.csv)", preview.id).as_str()));
 
+    // Updates in bulk across several statements, each row changing different fields.
+    let rows: Vec<ImportRow> = (10..1210)
+        .map(|n| {
+            let mut r = row(n, iccid(n as u64));
+            match n % 3 {
+                0 => r.label = Some(format!("L{n}")),
+                1 => r.msisdn = Some(format!("4915{n:08}")),
+                _ => r.tags = Some(vec![format!("t{n}")]),
+            }
+            r
+        })
+        .collect();
+    let p = s.preview_import(&input("h-upd", rows), &same, "alice").await.unwrap();
+    assert_eq!((p.to_create, p.to_update, p.unchanged), (0, 1200, 0));
+    let done = s.commit_import(p.id, false, &same, "bob").await.unwrap();
+    assert_eq!(done.updated, Some(1200));
+    let (a, b, c) = (
+        s.get_sim(&iccid(12)).await.unwrap(),
+        s.get_sim(&iccid(13)).await.unwrap(),
+        s.get_sim(&iccid(14)).await.unwrap(),
+    );
+    assert_eq!((a.label.as_deref(), a.msisdn.as_deref()), (Some("L12"), None));
+    assert_eq!(b.msisdn.as_deref(), Some("491500000013"));
+    assert_eq!(c.tags, vec!["t14"]);
+    assert!(c.updated_at > c.created_at);
+    let ev =
+        &s.sim_events(&iccid(13), PageRequest { limit: 1, cursor: None, with_total: false }).await.unwrap().items[0];
+    assert_eq!(
+        (ev.kind.as_str(), ev.note.as_deref()),
+        ("UPDATED", Some(format!("import #{} (sims.csv)", p.id).as_str()))
+    );
+
     // Same hash again: refused, naming the first import; nothing created.
     let again = s.preview_import(&input("h1", vec![row(2, iccid(5000))]), &same, "alice").await.unwrap();
     match s.commit_import(again.id, false, &same, "bob").await {
@@ -90,7 +122,7 @@ async fn preview_then_commit_creates_and_updates_in_bulk(db: &TestDb) {
     }
     assert!(matches!(s.get_sim(&iccid(5000)).await, Err(StoreError::NotFound(_))));
     let list = s.list_imports(PageRequest { limit: 10, cursor: None, with_total: true }).await.unwrap();
-    assert_eq!(list.total, Some(2));
+    assert_eq!(list.total, Some(3));
     assert_eq!(list.items[0].id, again.id, "newest first");
 }
 
