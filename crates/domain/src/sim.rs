@@ -53,6 +53,7 @@ string_enum!(
         Swapped = "SWAPPED",
         Imported = "IMPORTED",
         SecretsRevealed = "SECRETS_REVEALED",
+        ProviderActionFailed = "PROVIDER_ACTION_FAILED",
     }
 );
 

@@ -29,16 +29,18 @@ async fn jobs_run_over_the_api_and_fill_the_sim_views(dialect: Dialect) {
     assert_eq!(status, StatusCode::FORBIDDEN, "viewers do not run jobs");
     let (status, _) = app.call(Method::POST, "/api/v1/jobs/nonsense/run", Some(&app.operator), None).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
-    for job in ["sims", "usage", "quotas", "connectivity"] {
+    for job in ["sims", "usage", "quotas", "connectivity", "outbox"] {
         let (status, res) = app.call(Method::POST, &format!("/api/v1/jobs/{job}/run"), Some(&app.operator), None).await;
         assert_eq!(status, StatusCode::ACCEPTED, "{res}");
         let run = wait_for_run(&app, job).await;
         assert_eq!(run["status"], "success", "{run}");
-        assert!(run["items_ok"].as_i64().unwrap() >= 40);
+        if job != "outbox" {
+            assert!(run["items_ok"].as_i64().unwrap() >= 40, "{run}");
+        }
     }
     let (_, jobs) = app.get("/api/v1/jobs", &app.viewer).await;
     assert_eq!(jobs["provider_configured"], true);
-    assert_eq!(jobs["items"].as_array().unwrap().len(), 4);
+    assert_eq!(jobs["items"].as_array().unwrap().len(), 5);
     assert!(jobs["items"].as_array().unwrap().iter().all(|j| j["last_run"]["status"] == "success"));
 
     let record = &sim.state().sims()[0];
@@ -59,6 +61,20 @@ async fn jobs_run_over_the_api_and_fill_the_sim_views(dialect: Dialect) {
     assert!(conn["status"].is_string());
     let (_, sim_view) = app.get(&format!("/api/v1/sims/{iccid}"), &app.viewer).await;
     assert_eq!(sim_view["provider"], "1nce");
+
+    // A lifecycle action on a 1NCE SIM is pending at the provider until the outbox delivers it.
+    let target = if sim_view["status"] == "ACTIVE" { "suspend" } else { "activate" };
+    let (status, _) = app.post(&format!("/api/v1/sims/{iccid}/{target}"), &app.operator, serde_json::json!({})).await;
+    assert_eq!(status, StatusCode::OK);
+    let (_, actions) = app.get(&format!("/api/v1/sims/{iccid}/provider-actions"), &app.viewer).await;
+    assert_eq!(actions["items"][0]["status"], "pending", "{actions}");
+    app.call(Method::POST, "/api/v1/jobs/outbox/run", Some(&app.operator), None).await;
+    let run = wait_for_run(&app, "outbox").await;
+    assert_eq!(run["items_ok"], 1, "{run}");
+    let (_, actions) = app.get(&format!("/api/v1/sims/{iccid}/provider-actions"), &app.viewer).await;
+    assert_eq!(actions["items"][0]["status"], "done", "{actions}");
+    let wanted = if target == "suspend" { onence_sim::SimStatus::Disabled } else { onence_sim::SimStatus::Enabled };
+    assert_eq!(sim.state().sim(&record.iccid).unwrap().status, wanted);
 
     app.stop().await;
     sim.shutdown().await;

@@ -29,8 +29,8 @@ enum Command {
     Migrate,
     /// Run sync jobs once against the provider and exit (needs ONENCE_CLIENT_ID/SECRET).
     Sync {
-        /// Which job; `all` runs sims, usage, quotas and connectivity in that order.
-        #[arg(long, default_value = "all", value_parser = ["sims", "usage", "quotas", "connectivity", "all"])]
+        /// Which job; `all` runs sims, usage, quotas, connectivity and outbox in that order.
+        #[arg(long, default_value = "all", value_parser = ["sims", "usage", "quotas", "connectivity", "outbox", "all"])]
         job: String,
     },
     /// Manage users.

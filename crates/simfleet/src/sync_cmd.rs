@@ -30,7 +30,7 @@ pub async fn run_once(config: &Config, store: &Store, job: &str) -> anyhow::Resu
     let jobs: Vec<Job> = match job {
         "all" => Job::ALL.to_vec(),
         name => vec![Job::parse(name)
-            .with_context(|| format!("unknown job {name:?}: use sims, usage, quotas, connectivity or all"))?],
+            .with_context(|| format!("unknown job {name:?}: use sims, usage, quotas, connectivity, outbox or all"))?],
     };
     let Some(runner) = runner(config, store)? else {
         bail!("no provider configured: set ONENCE_CLIENT_ID and ONENCE_CLIENT_SECRET (and ONENCE_API_URL for a simulator)");

@@ -5,10 +5,11 @@ use crate::db::{with_tx, Dialect, Store, Tx};
 use crate::error::{StoreError, StoreResult};
 use crate::events::insert_event;
 use crate::model::{NewEvent, Sim};
+use crate::outbox::{enqueue, ProviderAction};
 use crate::sims::sim_in_tx;
 use chrono::{DateTime, Utc};
 use simfleet_domain::lifecycle::swap_successor_status;
-use simfleet_domain::{Action, EventKind, SimStatus};
+use simfleet_domain::{Action, EventKind, Provider, SimStatus};
 
 /// A lifecycle action other than a swap, with what it needs.
 #[derive(Debug, Clone)]
@@ -65,6 +66,11 @@ impl Store {
         }
 
         set_status(&mut tx, sim.id, sim.status, target, customer, tariff, sim.msisdn.as_deref(), now).await?;
+        if sim.provider != Provider::None
+            && ProviderAction::for_status(sim.status) != ProviderAction::for_status(target)
+        {
+            enqueue(&mut tx, sim.id, &ProviderAction::for_status(target), now).await?;
+        }
         insert_event(
             &mut tx,
             sim.id,
@@ -124,6 +130,11 @@ impl Store {
             now,
         )
         .await?;
+        for (sim, from, to) in [(&old, old.status, SimStatus::Terminated), (&new, new.status, successor)] {
+            if sim.provider != Provider::None && ProviderAction::for_status(from) != ProviderAction::for_status(to) {
+                enqueue(&mut tx, sim.id, &ProviderAction::for_status(to), now).await?;
+            }
+        }
         let note_for = |text: String| Some(note.map(|n| format!("{text}: {n}")).unwrap_or(text));
         insert_event(
             &mut tx,

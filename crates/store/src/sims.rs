@@ -568,6 +568,10 @@ async fn apply_patch(tx: &mut Tx, ids: &[i64], patch: &SimPatch, actor: &str) ->
             insert_tags(tx, &rows).await?;
         }
     }
+    if let Some(label) = &patch.label {
+        crate::outbox::enqueue_for_provider_sims(tx, ids, &crate::outbox::ProviderAction::SetLabel(label.clone()), now)
+            .await?;
+    }
     let assigned = patch.customer_id.is_some_and(|c| c.is_some());
     let kind = if assigned { EventKind::Assigned } else { EventKind::Updated };
     let note = format!("changed {}", changed.join(", "));

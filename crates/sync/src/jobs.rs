@@ -1,12 +1,14 @@
 use chrono::{Datelike, Days, NaiveDate, Utc};
 use futures::StreamExt;
 use onence::models::{
-    Connectivity as ProviderConnectivity, Quota as ProviderQuota, Sim as ProviderSimRecord, SimStatus as ProviderStatus,
+    Connectivity as ProviderConnectivity, Quota as ProviderQuota, Sim as ProviderSimRecord,
+    SimStatus as ProviderStatus, SimUpdate,
 };
 use serde::Serialize;
 use serde_json::json;
 use simfleet_domain::{Iccid, Provider};
 use simfleet_store::{Connectivity, DailyUsage, ProviderRef, ProviderSim, Quota, Store};
+use std::time::Duration;
 
 /// The jobs, named as in `simfleet sync --job NAME` and `POST /api/v1/jobs/{NAME}/run`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
@@ -16,10 +18,12 @@ pub enum Job {
     Usage,
     Quotas,
     Connectivity,
+    /// Delivers queued provider actions (enable/disable, label).
+    Outbox,
 }
 
 impl Job {
-    pub const ALL: [Job; 4] = [Job::Sims, Job::Usage, Job::Quotas, Job::Connectivity];
+    pub const ALL: [Job; 5] = [Job::Sims, Job::Usage, Job::Quotas, Job::Connectivity, Job::Outbox];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -27,6 +31,7 @@ impl Job {
             Job::Usage => "usage",
             Job::Quotas => "quotas",
             Job::Connectivity => "connectivity",
+            Job::Outbox => "outbox",
         }
     }
 
@@ -45,11 +50,22 @@ pub struct SyncConfig {
     pub concurrency: usize,
     /// Names this process in job runs.
     pub instance: String,
+    /// Wait before the first retry of a provider action; doubles with each attempt (max 15 min).
+    pub outbox_backoff: Duration,
+    /// Attempts before a provider action that keeps failing transiently is given up.
+    pub outbox_max_attempts: i32,
 }
 
 impl Default for SyncConfig {
     fn default() -> Self {
-        SyncConfig { usage_history_days: 180, usage_revise_days: 2, concurrency: 8, instance: default_instance() }
+        SyncConfig {
+            usage_history_days: 180,
+            usage_revise_days: 2,
+            concurrency: 8,
+            instance: default_instance(),
+            outbox_backoff: Duration::from_secs(5),
+            outbox_max_attempts: 12,
+        }
     }
 }
 
@@ -99,6 +115,7 @@ impl Syncer {
             Job::Usage => self.sync_usage().await,
             Job::Quotas => self.sync_quotas().await,
             Job::Connectivity => self.sync_connectivity().await,
+            Job::Outbox => self.deliver_outbox().await,
         };
         let (status, tally) = match result {
             Ok(t) if t.errors.is_empty() => ("success", t),
@@ -236,6 +253,99 @@ impl Syncer {
         }
         self.store.upsert_connectivity(&items).await?;
         Ok(tally)
+    }
+}
+
+impl Syncer {
+    /// Delivers due provider actions, SIMs concurrently, each SIM's actions in order. A
+    /// refusal (4xx) fails the action at once and records it in the SIM's history; an outage
+    /// (5xx, timeout, 429, open breaker) leaves it pending with exponential backoff.
+    async fn deliver_outbox(&self) -> anyhow::Result<Tally> {
+        let mut tally = Tally::default();
+        loop {
+            let items = self.store.claim_outbox(200, chrono::TimeDelta::minutes(5)).await?;
+            if items.is_empty() {
+                return Ok(tally);
+            }
+            let results: Vec<_> = futures::stream::iter(items.into_iter().map(|item| {
+                let client = self.client.clone();
+                async move {
+                    let result = deliver(&client, &item).await;
+                    (item, result)
+                }
+            }))
+            .buffer_unordered(self.config.concurrency)
+            .collect()
+            .await;
+            let mut progressed = false;
+            for (item, result) in results {
+                match result {
+                    Ok(provider_status) => {
+                        self.store.complete_outbox(&item, provider_status.as_deref()).await?;
+                        tally.ok += 1;
+                        progressed = true;
+                    }
+                    Err(Delivery::Refused(msg)) => {
+                        self.store.fail_outbox(&item, &msg, "sync").await?;
+                        tally.fail(&item.iccid, msg);
+                        progressed = true;
+                    }
+                    Err(Delivery::Later(msg)) if item.attempts >= self.config.outbox_max_attempts => {
+                        let msg = format!("gave up after {} attempts: {msg}", item.attempts);
+                        self.store.fail_outbox(&item, &msg, "sync").await?;
+                        tally.fail(&item.iccid, msg);
+                    }
+                    Err(Delivery::Later(msg)) => {
+                        let factor = 2u32.saturating_pow(item.attempts.saturating_sub(1).clamp(0, 16) as u32);
+                        let wait = self.config.outbox_backoff.saturating_mul(factor).min(Duration::from_secs(15 * 60));
+                        let next = simfleet_store::now()
+                            + chrono::TimeDelta::from_std(wait).unwrap_or(chrono::TimeDelta::minutes(15));
+                        self.store.retry_outbox(item.id, &msg, next).await?;
+                        tally.fail(&item.iccid, format!("will retry: {msg}"));
+                    }
+                }
+            }
+            if !progressed {
+                // Everything left is waiting for its retry time.
+                return Ok(tally);
+            }
+        }
+    }
+}
+
+enum Delivery {
+    /// The provider refused: retrying cannot help.
+    Refused(String),
+    /// The provider could not be reached or was overloaded: try again later.
+    Later(String),
+}
+
+/// Sends one action; on success returns the provider status it established, if any.
+async fn deliver(client: &onence::Client, item: &simfleet_store::OutboxItem) -> Result<Option<String>, Delivery> {
+    let provider_ref =
+        item.provider_ref.clone().ok_or_else(|| Delivery::Refused("the SIM has no provider reference yet".into()))?;
+    let payload: serde_json::Value =
+        serde_json::from_str(&item.payload).map_err(|e| Delivery::Refused(format!("unreadable payload: {e}")))?;
+    let status_of = |s: &str| if s == "Enabled" { ProviderStatus::Enabled } else { ProviderStatus::Disabled };
+    let (update, new_status) = match item.action.as_str() {
+        "set_status" => {
+            let status = payload["status"].as_str().unwrap_or("Disabled").to_owned();
+            (
+                SimUpdate { iccid: provider_ref.clone(), label: None, imei_lock: None, status: status_of(&status) },
+                Some(status),
+            )
+        }
+        "set_label" => {
+            let current = item.provider_status.as_deref().unwrap_or("Enabled");
+            let label = payload["label"].as_str().map(str::to_owned).or(Some(String::new()));
+            (SimUpdate { iccid: provider_ref.clone(), label, imei_lock: None, status: status_of(current) }, None)
+        }
+        other => return Err(Delivery::Refused(format!("unknown action {other}"))),
+    };
+    match client.update_sim(&provider_ref, &update).await {
+        Ok(()) => Ok(new_status),
+        Err(e) if e.is_transient() => Err(Delivery::Later(e.to_string())),
+        Err(e) => Err(Delivery::Refused(e.to_string())),
     }
 }
 

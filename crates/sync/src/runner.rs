@@ -20,6 +20,7 @@ pub fn default_interval(job: Job) -> Duration {
         Job::Usage => Duration::from_secs(60 * 60),
         Job::Quotas => Duration::from_secs(30 * 60),
         Job::Connectivity => Duration::from_secs(15 * 60),
+        Job::Outbox => Duration::from_secs(10),
     }
 }
 

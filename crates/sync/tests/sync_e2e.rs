@@ -7,7 +7,7 @@ use simfleet_store::testing::TestDb;
 use simfleet_store::{PageRequest, SimFilter};
 use simfleet_sync::{Job, SyncConfig, Syncer};
 
-const FLEET: usize = 120;
+const FLEET: usize = 300;
 
 async fn simulator() -> SimHandle {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -18,7 +18,9 @@ fn syncer(db: &TestDb, sim: &SimHandle) -> Syncer {
     let config =
         onence::ClientConfig::new(sim.base_url(), onence_sim::DEFAULT_CLIENT_ID, onence_sim::DEFAULT_CLIENT_SECRET);
     let client = onence::Client::new(config).unwrap();
-    Syncer::new(db.store.clone(), client, SyncConfig { concurrency: 8, ..SyncConfig::default() })
+    let config =
+        SyncConfig { concurrency: 8, outbox_backoff: std::time::Duration::from_millis(500), ..SyncConfig::default() };
+    Syncer::new(db.store.clone(), client, config)
 }
 
 /// µMB (the simulator's unit) to bytes, with 1 MB = 1,048,576 bytes, rounded.
@@ -82,7 +84,7 @@ async fn first_sync_reproduces_the_simulator(db: &TestDb) {
         assert!(store.sim_connectivity(local.id).await.unwrap().is_some());
     }
     let runs = store.list_job_runs(None, PageRequest { limit: 10, cursor: None, with_total: false }).await.unwrap();
-    assert_eq!(runs.items.len(), 4);
+    assert_eq!(runs.items.len(), Job::ALL.len());
     assert!(runs.items.iter().all(|r| r.status == "success" && r.finished_at.is_some()));
     sim.shutdown().await;
 }
@@ -169,7 +171,101 @@ async fn injected_faults_end_partial_with_errors_recorded(db: &TestDb) {
     sim.shutdown().await;
 }
 
+async fn outbox_delivers_local_changes_once(db: &TestDb) {
+    use simfleet_domain::Action;
+    use simfleet_store::{ActionRequest, SimPatch};
+    let sim = simulator().await;
+    let syncer = syncer(db, &sim);
+    syncer.run(Job::Sims).await.unwrap();
+    let state = sim.state();
+    let records = state.sims();
+    let store = &db.store;
+    let enabled: Vec<_> = records.iter().filter(|r| r.status == SimulatorStatus::Enabled && !r.expired).collect();
+    let (a, b) = (enabled[0], enabled[1]);
+
+    // Suspend locally: the provider action is queued with the change, delivered by the job.
+    store.apply_action(&a.iccid_with_luhn, &ActionRequest::new(Action::Suspend, "alice")).await.unwrap();
+    let local = store.get_sim(&a.iccid_with_luhn).await.unwrap();
+    let queued = store.sim_outbox(local.id).await.unwrap();
+    assert_eq!((queued.len(), queued[0].status.as_str()), (1, "pending"));
+    assert_eq!(state.sim(&a.iccid).unwrap().status, SimulatorStatus::Enabled, "nothing sent yet");
+    let outcome = syncer.run(Job::Outbox).await.unwrap();
+    assert_eq!((outcome.status, outcome.items_ok), ("success", 1));
+    assert_eq!(state.sim(&a.iccid).unwrap().status, SimulatorStatus::Disabled);
+    assert_eq!(store.sim_outbox(local.id).await.unwrap()[0].status, "done");
+    // The next SIM sync sees our own change, not an external one.
+    syncer.run(Job::Sims).await.unwrap();
+    let events = store
+        .sim_events(&a.iccid_with_luhn, PageRequest { limit: 10, cursor: None, with_total: false })
+        .await
+        .unwrap()
+        .items;
+    assert!(events.iter().all(|e| e.kind != "STATUS_CHANGED_EXTERNALLY"), "{events:?}");
+    assert_eq!(store.get_sim(&a.iccid_with_luhn).await.unwrap().status, SimStatus::Suspended);
+    // Delivered once: running again sends nothing.
+    assert_eq!(syncer.run(Job::Outbox).await.unwrap().items_ok, 0);
+
+    // A label change reaches the provider too.
+    let patch = SimPatch { label: Some(Some("Pump 12".into())), ..Default::default() };
+    store.update_sim(&b.iccid_with_luhn, &patch, "alice").await.unwrap();
+    syncer.run(Job::Outbox).await.unwrap();
+    assert_eq!(state.sim(&b.iccid).unwrap().label.as_deref(), Some("Pump 12"));
+
+    // An outage leaves the action pending; a later worker (as after a restart) delivers it.
+    sim.set_faults(onence_sim::Faults { error_rate: 1.0, ..Default::default() });
+    store.apply_action(&b.iccid_with_luhn, &ActionRequest::new(Action::Suspend, "alice")).await.unwrap();
+    let outcome = syncer.run(Job::Outbox).await.unwrap();
+    assert_eq!(outcome.status, "partial");
+    let local_b = store.get_sim(&b.iccid_with_luhn).await.unwrap();
+    let pending = &store.sim_outbox(local_b.id).await.unwrap()[0];
+    assert_eq!((pending.status.as_str(), pending.attempts), ("pending", 1));
+    assert!(pending.last_error.is_some());
+    sim.set_faults(onence_sim::Faults::default());
+    assert_eq!(syncer.run(Job::Outbox).await.unwrap().items_ok, 0, "not due before its backoff");
+    tokio::time::sleep(std::time::Duration::from_millis(600)).await;
+    let config =
+        onence::ClientConfig::new(sim.base_url(), onence_sim::DEFAULT_CLIENT_ID, onence_sim::DEFAULT_CLIENT_SECRET);
+    let restarted = Syncer::new(
+        db.store.clone(),
+        onence::Client::new(config).unwrap(),
+        SyncConfig { outbox_backoff: std::time::Duration::ZERO, ..SyncConfig::default() },
+    );
+    assert_eq!(restarted.run(Job::Outbox).await.unwrap().items_ok, 1);
+    assert_eq!(state.sim(&b.iccid).unwrap().status, SimulatorStatus::Disabled);
+    sim.shutdown().await;
+}
+
+async fn provider_refusal_fails_the_action_and_says_why(db: &TestDb) {
+    use simfleet_domain::Action;
+    use simfleet_store::ActionRequest;
+    let sim = simulator().await;
+    let syncer = syncer(db, &sim);
+    syncer.run(Job::Sims).await.unwrap();
+    let state = sim.state();
+    let Some(expired) = state.sims().into_iter().find(|r| r.expired && r.status == SimulatorStatus::Enabled) else {
+        sim.shutdown().await;
+        panic!("the seeded fleet has an expired, enabled SIM");
+    };
+    db.store.apply_action(&expired.iccid_with_luhn, &ActionRequest::new(Action::Suspend, "alice")).await.unwrap();
+    let outcome = syncer.run(Job::Outbox).await.unwrap();
+    assert_eq!(outcome.status, "partial");
+    let local = db.store.get_sim(&expired.iccid_with_luhn).await.unwrap();
+    let item = &db.store.sim_outbox(local.id).await.unwrap()[0];
+    assert_eq!(item.status, "failed");
+    assert!(item.last_error.as_deref().unwrap().contains("422"), "{:?}", item.last_error);
+    let events = db
+        .store
+        .sim_events(&local.iccid, PageRequest { limit: 1, cursor: None, with_total: false })
+        .await
+        .unwrap()
+        .items;
+    assert_eq!(events[0].kind, "PROVIDER_ACTION_FAILED");
+    sim.shutdown().await;
+}
+
 simfleet_store::backend_tests!(
+    outbox_delivers_local_changes_once,
+    provider_refusal_fails_the_action_and_says_why,
     first_sync_reproduces_the_simulator,
     second_sync_applies_exactly_the_changes,
     injected_faults_end_partial_with_errors_recorded,

@@ -14,7 +14,11 @@ use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::{router::OpenApiRouter, routes};
 
 pub fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().routes(routes!(sim_usage)).routes(routes!(sim_quota)).routes(routes!(sim_connectivity))
+    OpenApiRouter::new()
+        .routes(routes!(sim_usage))
+        .routes(routes!(sim_quota))
+        .routes(routes!(sim_connectivity))
+        .routes(routes!(sim_provider_actions))
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -188,4 +192,51 @@ async fn sim_connectivity(
         last_seen_at: c.last_seen_at,
         updated_at: c.updated_at,
     }))
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ProviderActionView {
+    pub id: i64,
+    /// `set_status` or `set_label`.
+    pub action: String,
+    /// What was asked, e.g. `{"status": "Disabled"}`.
+    #[schema(value_type = Object)]
+    pub payload: serde_json::Value,
+    /// `pending` until the provider confirmed it, then `done`; `failed` when it refused.
+    pub status: String,
+    pub attempts: i32,
+    pub next_attempt_at: DateTime<Utc>,
+    pub last_error: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub done_at: Option<DateTime<Utc>>,
+}
+
+/// Changes simfleet has to make at the provider for this SIM, newest first: pending ones are
+/// not applied there yet.
+#[utoipa::path(get, path = "/sims/{iccid}/provider-actions", tag = "sims", params(("iccid" = String, Path)),
+    responses((status = 200, body = super::Items<ProviderActionView>), (status = 404, body = Problem)))]
+async fn sim_provider_actions(
+    _: Viewer,
+    State(app): State<AppState>,
+    Path(iccid): Path<String>,
+) -> ApiResult<Json<super::Items<ProviderActionView>>> {
+    let sim = app.store.get_sim(&iccid).await?;
+    let items = app
+        .store
+        .sim_outbox(sim.id)
+        .await?
+        .into_iter()
+        .map(|o| ProviderActionView {
+            id: o.id,
+            action: o.action,
+            payload: serde_json::from_str(&o.payload).unwrap_or(serde_json::Value::Null),
+            status: o.status,
+            attempts: o.attempts,
+            next_attempt_at: o.next_attempt_at,
+            last_error: o.last_error,
+            created_at: o.created_at,
+            done_at: o.done_at,
+        })
+        .collect();
+    Ok(Json(super::Items { items }))
 }

@@ -1,0 +1,17 @@
+-- Provider actions written with the local change they follow, delivered by the outbox worker.
+CREATE TABLE outbox (
+    id              INTEGER PRIMARY KEY,
+    sim_id          INTEGER NOT NULL REFERENCES sims(id) ON DELETE CASCADE,
+    action          TEXT NOT NULL,          -- set_status, set_label
+    payload         TEXT NOT NULL,          -- JSON
+    status          TEXT NOT NULL CHECK (status IN ('pending', 'done', 'failed')),
+    attempts        INTEGER NOT NULL DEFAULT 0,
+    next_attempt_at TEXT NOT NULL,
+    claimed_until   TEXT,
+    last_error      TEXT,
+    created_at      TEXT NOT NULL,
+    updated_at      TEXT NOT NULL,
+    done_at         TEXT
+);
+CREATE INDEX outbox_due ON outbox (status, next_attempt_at);
+CREATE INDEX outbox_sim ON outbox (sim_id, id);
