@@ -7,11 +7,12 @@ use reqwest::{Method, StatusCode};
 use serde_json::Value;
 use simfleet_store::Dialect;
 
-async fn wait_for_run(app: &TestApp, job: &str) -> Value {
+/// The first finished run of `job` newer than run `after`.
+async fn wait_for_run(app: &TestApp, job: &str, after: i64) -> Value {
     for _ in 0..200 {
         let (_, runs) = app.get(&format!("/api/v1/jobs/runs?job={job}&limit=1"), &app.viewer).await;
         if let Some(run) = runs["items"].as_array().and_then(|a| a.first()) {
-            if run["status"] != "running" {
+            if run["id"].as_i64().unwrap() > after && run["status"] != "running" {
                 return run.clone();
             }
         }
@@ -32,7 +33,7 @@ async fn jobs_run_over_the_api_and_fill_the_sim_views(dialect: Dialect) {
     for job in ["sims", "usage", "quotas", "connectivity", "outbox"] {
         let (status, res) = app.call(Method::POST, &format!("/api/v1/jobs/{job}/run"), Some(&app.operator), None).await;
         assert_eq!(status, StatusCode::ACCEPTED, "{res}");
-        let run = wait_for_run(&app, job).await;
+        let run = wait_for_run(&app, job, 0).await;
         assert_eq!(run["status"], "success", "{run}");
         if job != "outbox" {
             assert!(run["items_ok"].as_i64().unwrap() >= 40, "{run}");
@@ -68,8 +69,9 @@ async fn jobs_run_over_the_api_and_fill_the_sim_views(dialect: Dialect) {
     assert_eq!(status, StatusCode::OK);
     let (_, actions) = app.get(&format!("/api/v1/sims/{iccid}/provider-actions"), &app.viewer).await;
     assert_eq!(actions["items"][0]["status"], "pending", "{actions}");
+    let (_, previous) = app.get("/api/v1/jobs/runs?job=outbox&limit=1", &app.viewer).await;
     app.call(Method::POST, "/api/v1/jobs/outbox/run", Some(&app.operator), None).await;
-    let run = wait_for_run(&app, "outbox").await;
+    let run = wait_for_run(&app, "outbox", previous["items"][0]["id"].as_i64().unwrap()).await;
     assert_eq!(run["items_ok"], 1, "{run}");
     let (_, actions) = app.get(&format!("/api/v1/sims/{iccid}/provider-actions"), &app.viewer).await;
     assert_eq!(actions["items"][0]["status"], "done", "{actions}");

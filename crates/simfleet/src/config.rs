@@ -85,12 +85,12 @@ impl Config {
             .map(SecretString::from);
         let provider = ProviderConfig::from_env()?;
         let mut sync_intervals = Vec::new();
-        for job in ["sims", "usage", "quotas", "connectivity"] {
+        for job in ["sims", "usage", "quotas", "connectivity", "outbox"] {
             let var = format!("SIMFLEET_SYNC_INTERVAL_{}", job.to_uppercase());
             if let Ok(value) = std::env::var(&var) {
                 match value.trim().parse::<u64>() {
-                    Ok(secs) if secs >= 10 => sync_intervals.push((job.to_owned(), secs)),
-                    _ => bail!("{var} must be a number of seconds, at least 10 (got {value:?})"),
+                    Ok(secs) if secs >= 1 => sync_intervals.push((job.to_owned(), secs)),
+                    _ => bail!("{var} must be a positive number of seconds (got {value:?})"),
                 }
             }
         }

@@ -512,3 +512,32 @@ impl Store {
         .await)?)
     }
 }
+
+impl Store {
+    /// Takes (or renews) the lease on `job` for `holder` until now + `ttl`, unless another
+    /// holder's lease is still running. True when `holder` has it.
+    pub async fn acquire_job_lease(&self, job: &str, holder: &str, ttl: chrono::TimeDelta) -> StoreResult<bool> {
+        let now = crate::now();
+        let mut tx = self.begin().await?;
+        let got: Option<String> = with_tx!(&mut tx, c => sqlx::query_scalar(
+            "INSERT INTO job_leases (job, holder, expires_at) VALUES ($1, $2, $3) \
+             ON CONFLICT (job) DO UPDATE SET holder = excluded.holder, expires_at = excluded.expires_at \
+             WHERE job_leases.expires_at < $4 OR job_leases.holder = excluded.holder \
+             RETURNING holder",
+        )
+        .bind(job)
+        .bind(holder)
+        .bind(now + ttl)
+        .bind(now)
+        .fetch_optional(&mut *c)
+        .await)?;
+        tx.commit().await?;
+        Ok(got.as_deref() == Some(holder))
+    }
+
+    pub async fn release_job_lease(&self, job: &str, holder: &str) -> StoreResult<()> {
+        self.write(Sql::with("DELETE FROM job_leases WHERE job = $1 AND holder = $2", vec![job.into(), holder.into()]))
+            .await?;
+        Ok(())
+    }
+}

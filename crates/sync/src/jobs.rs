@@ -107,6 +107,15 @@ impl Syncer {
         Syncer { store, client, config }
     }
 
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    /// This process's name in job runs and leases.
+    pub fn instance(&self) -> &str {
+        &self.config.instance
+    }
+
     /// Runs one job and records it as a job run.
     pub async fn run(&self, job: Job) -> anyhow::Result<JobOutcome> {
         let run_id = self.store.start_job_run(job.as_str(), &self.config.instance).await?;

@@ -7,6 +7,10 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::Mutex;
 
+/// How long a job lease lasts without renewal: a crashed instance blocks a job this long at most.
+const LEASE_TTL: chrono::TimeDelta = chrono::TimeDelta::minutes(2);
+const LEASE_RENEW: Duration = Duration::from_secs(30);
+
 pub struct Runner {
     syncer: Syncer,
     running: HashMap<Job, Mutex<()>>,
@@ -28,6 +32,8 @@ pub fn default_interval(job: Job) -> Duration {
 pub enum RunError {
     #[error("a {0} run is already in progress")]
     Busy(&'static str),
+    #[error("another instance is running the {0} job")]
+    Elsewhere(&'static str),
     #[error(transparent)]
     Failed(#[from] anyhow::Error),
 }
@@ -46,10 +52,33 @@ impl Runner {
         self.running[&job].try_lock().is_err()
     }
 
-    /// Runs `job` now, unless a run of it is in progress.
+    /// Runs `job` now, unless a run of it is in progress here or in another instance sharing
+    /// the database: each run holds a lease on the job, renewed while it lasts.
     pub async fn run(&self, job: Job) -> Result<JobOutcome, RunError> {
         let _guard = self.running[&job].try_lock().map_err(|_| RunError::Busy(job.as_str()))?;
-        Ok(self.syncer.run(job).await?)
+        let store = self.syncer.store();
+        let holder = self.syncer.instance();
+        if !store.acquire_job_lease(job.as_str(), holder, LEASE_TTL).await.map_err(anyhow::Error::from)? {
+            return Err(RunError::Elsewhere(job.as_str()));
+        }
+        let renew = async {
+            let mut tick = tokio::time::interval(LEASE_RENEW);
+            tick.tick().await;
+            loop {
+                tick.tick().await;
+                if let Err(e) = store.acquire_job_lease(job.as_str(), holder, LEASE_TTL).await {
+                    tracing::warn!(job = job.as_str(), error = %e, "could not renew the job lease");
+                }
+            }
+        };
+        let result = tokio::select! {
+            r = self.syncer.run(job) => r,
+            _ = renew => unreachable!("the renewal loop never ends"),
+        };
+        if let Err(e) = store.release_job_lease(job.as_str(), holder).await {
+            tracing::warn!(job = job.as_str(), error = %e, "could not release the job lease; it expires by itself");
+        }
+        Ok(result?)
     }
 
     /// Starts `job` in the background, unless a run of it is in progress.
@@ -81,7 +110,7 @@ impl Runner {
                 loop {
                     tick.tick().await;
                     match runner.run(job).await {
-                        Ok(_) | Err(RunError::Busy(_)) => {}
+                        Ok(_) | Err(RunError::Busy(_)) | Err(RunError::Elsewhere(_)) => {}
                         Err(e) => tracing::error!(job = job.as_str(), error = %e, "scheduled job failed"),
                     }
                 }

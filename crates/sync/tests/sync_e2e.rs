@@ -264,9 +264,49 @@ async fn provider_refusal_fails_the_action_and_says_why(db: &TestDb) {
 }
 
 simfleet_store::backend_tests!(
+    two_instances_take_turns,
     outbox_delivers_local_changes_once,
     provider_refusal_fails_the_action_and_says_why,
     first_sync_reproduces_the_simulator,
     second_sync_applies_exactly_the_changes,
     injected_faults_end_partial_with_errors_recorded,
 );
+
+/// Two runners (as two `simfleet serve` instances) on one database never run a job at once.
+async fn two_instances_take_turns(db: &TestDb) {
+    let sim = simulator().await;
+    let make = |name: &str| {
+        let config =
+            onence::ClientConfig::new(sim.base_url(), onence_sim::DEFAULT_CLIENT_ID, onence_sim::DEFAULT_CLIENT_SECRET);
+        let syncer = Syncer::new(
+            db.store.clone(),
+            onence::Client::new(config).unwrap(),
+            SyncConfig { instance: name.into(), ..SyncConfig::default() },
+        );
+        simfleet_sync::Runner::new(syncer, Default::default())
+    };
+    let (a, b) = (make("instance-a"), make("instance-b"));
+    let (ra, rb) = tokio::join!(a.run(Job::Usage), b.run(Job::Usage));
+    let outcomes = [ra.is_ok(), rb.is_ok()];
+    assert!(outcomes.contains(&true), "one of them ran: {ra:?} {rb:?}");
+    if outcomes == [true, true] {
+        // Only possible if the runs did not overlap: the second started after the first ended.
+        let runs = db
+            .store
+            .list_job_runs(Some("usage"), PageRequest { limit: 2, cursor: None, with_total: false })
+            .await
+            .unwrap()
+            .items;
+        assert!(runs[1].finished_at.unwrap() <= runs[0].started_at, "{runs:?}");
+    } else {
+        let err = match (ra, rb) {
+            (Err(e), _) | (_, Err(e)) => e,
+            _ => unreachable!("one of them failed"),
+        };
+        assert!(matches!(err, simfleet_sync::RunError::Elsewhere("usage")), "{err}");
+    }
+    // Released after the run: either instance can run it again.
+    assert!(b.run(Job::Usage).await.is_ok());
+    assert!(a.run(Job::Usage).await.is_ok());
+    sim.shutdown().await;
+}

@@ -140,6 +140,7 @@ async fn run_job(
         Err(RunError::Busy(_)) => {
             Err(ApiError::Conflict { detail: format!("a {name} run is already in progress"), field: None })
         }
+        Err(e @ RunError::Elsewhere(_)) => Err(ApiError::Conflict { detail: e.to_string(), field: None }),
         Err(RunError::Failed(e)) => Err(ApiError::Internal(e)),
     }
 }

@@ -15,3 +15,10 @@ CREATE TABLE outbox (
 );
 CREATE INDEX outbox_due ON outbox (status, next_attempt_at);
 CREATE INDEX outbox_sim ON outbox (sim_id, id);
+
+-- Who runs each scheduled job right now, so that instances sharing a database take turns.
+CREATE TABLE job_leases (
+    job             TEXT PRIMARY KEY,
+    holder          TEXT NOT NULL,
+    expires_at      TEXT NOT NULL
+);
