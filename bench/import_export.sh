@@ -16,7 +16,7 @@ WORK="$(mktemp -d)"
 OUT=bench/results/import_export.md
 mkdir -p bench/results
 
-cargo build --release -q -p simfleet -p simfleet-bench
+[ -n "${SKIP_BUILD:-}" ] || cargo build --release -q -p simfleet -p simfleet-bench
 BIN="$TARGET/release"
 export SIMFLEET_SECRET_KEY="benchmark key, not secret" SIMFLEET_LOG=warn
 

@@ -55,6 +55,32 @@ async fn jobs_run_over_the_api_and_fill_the_sim_views(dialect: Dialect) {
     let truth: u64 = sim.state().usage(&record.iccid, from, today).unwrap().iter().map(|(_, u)| u.data_umb()).sum();
     let truth_bytes = (u128::from(truth) * 1_048_576 / 1_000_000) as i64;
     assert!((total - truth_bytes).abs() <= 400, "{total} vs {truth_bytes}");
+    // Fleet analytics from the rollups.
+    let (status, trend) =
+        app.get(&format!("/api/v1/stats/usage-trend?from={from}&to={today}&bucket=month"), &app.viewer).await;
+    assert_eq!(status, StatusCode::OK, "{trend}");
+    let fleet_total: i64 = trend["items"].as_array().unwrap().iter().map(|p| p["data_total"].as_i64().unwrap()).sum();
+    let all_truth: u64 = sim
+        .state()
+        .sims()
+        .iter()
+        .flat_map(|r| sim.state().usage(&r.iccid, from, today).unwrap())
+        .map(|(_, u)| u.data_umb())
+        .sum();
+    let all_truth = (u128::from(all_truth) * 1_048_576 / 1_000_000) as i64;
+    assert!((fleet_total - all_truth).abs() <= 40 * 400, "{fleet_total} vs {all_truth}");
+    let (_, daily) = app
+        .get(&format!("/api/v1/stats/usage-trend?from={}&to={today}", today - chrono::Days::new(13)), &app.viewer)
+        .await;
+    assert_eq!(daily["items"].as_array().unwrap().len(), 14);
+    assert!(daily["items"][13]["data_moving_average_7"].as_f64().is_some());
+    let (_, top) = app.get(&format!("/api/v1/stats/top-consumers?from={from}&to={today}&limit=5"), &app.viewer).await;
+    let top = top["items"].as_array().unwrap();
+    assert_eq!(top.len(), 5);
+    assert!(top.windows(2).all(|w| w[0]["data_total"].as_i64() >= w[1]["data_total"].as_i64()));
+    let (status, _) = app.get("/api/v1/stats/top-consumers?limit=0", &app.viewer).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+
     let (_, quota) = app.get(&format!("/api/v1/sims/{iccid}/quota"), &app.viewer).await;
     assert_eq!(quota["items"].as_array().unwrap().len(), 2);
     let (status, conn) = app.get(&format!("/api/v1/sims/{iccid}/connectivity"), &app.viewer).await;

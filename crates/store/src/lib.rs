@@ -21,6 +21,7 @@ pub mod model;
 mod outbox;
 mod paging;
 mod provider;
+mod rollups;
 mod sims;
 mod sql;
 mod stats;
@@ -37,6 +38,7 @@ pub use lifecycle::ActionRequest;
 pub use model::*;
 pub use outbox::{OutboxItem, ProviderAction};
 pub use provider::{Connectivity, DailyUsage, JobRun, ProviderRef, ProviderSim, Quota, SimSyncOutcome};
+pub use rollups::{FleetDay, TopConsumer};
 pub use sql::Cursor;
 pub use stats::bucket_start;
 

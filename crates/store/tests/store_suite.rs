@@ -396,7 +396,52 @@ async fn audit_log(db: &TestDb) {
     assert!(s.ready().await.unwrap());
 }
 
+async fn usage_upserts_rollups_and_retention(db: &TestDb) {
+    let s = &db.store;
+    let a = s.create_sim(&NewSim::available(iccid(60)), "t").await.unwrap();
+    let b = s.create_sim(&NewSim::available(iccid(61)), "t").await.unwrap();
+    let day = |d: u32| chrono::NaiveDate::from_ymd_opt(2026, 1, d).unwrap();
+    let usage = |d: u32, bytes: i64| DailyUsage {
+        day: day(d),
+        data_rx: bytes,
+        data_tx: 0,
+        data_total: bytes,
+        sms_mo: 1,
+        sms_mt: 0,
+    };
+    let dec = chrono::NaiveDate::from_ymd_opt(2025, 12, 31).unwrap();
+    let rows = vec![
+        (a.id, usage(1, 100)),
+        (a.id, usage(2, 200)),
+        (b.id, usage(2, 50)),
+        (b.id, DailyUsage { day: dec, data_rx: 7, data_tx: 0, data_total: 7, sms_mo: 0, sms_mt: 0 }),
+    ];
+    s.upsert_usage(&rows).await.unwrap();
+    // Re-sending a revised day replaces it.
+    s.upsert_usage(&[(a.id, usage(2, 250))]).await.unwrap();
+    assert_eq!(
+        s.sim_usage(a.id, day(1), day(31)).await.unwrap().iter().map(|u| u.data_total).collect::<Vec<_>>(),
+        vec![100, 250]
+    );
+    s.refresh_usage_rollups(dec).await.unwrap();
+    let fleet = s.fleet_usage(dec, day(31)).await.unwrap();
+    assert_eq!(
+        fleet.iter().map(|f| (f.data_total, f.active_sims)).collect::<Vec<_>>(),
+        vec![(7, 1), (100, 1), (300, 2)]
+    );
+    let top = s.top_consumers(day(1), day(31), 10).await.unwrap();
+    assert_eq!(
+        top.iter().map(|t| (t.iccid.clone(), t.data_total)).collect::<Vec<_>>(),
+        vec![(a.iccid.clone(), 350), (b.iccid.clone(), 50)]
+    );
+    // Raw rows age out; the rollups stay.
+    assert_eq!(s.prune_usage(day(2)).await.unwrap(), 2);
+    assert_eq!(s.sim_usage(a.id, dec, day(31)).await.unwrap().len(), 1);
+    assert_eq!(s.fleet_usage(dec, day(31)).await.unwrap().len(), 3);
+}
+
 simfleet_store::backend_tests!(
+    usage_upserts_rollups_and_retention,
     create_read_update,
     duplicates_conflict_on_the_right_field,
     lifecycle_and_events,

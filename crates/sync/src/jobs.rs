@@ -50,6 +50,8 @@ pub struct SyncConfig {
     pub concurrency: usize,
     /// Names this process in job runs.
     pub instance: String,
+    /// Raw daily usage older than this is deleted after each usage sync (rollups are kept).
+    pub usage_retention_days: u64,
     /// Wait before the first retry of a provider action; doubles with each attempt (max 15 min).
     pub outbox_backoff: Duration,
     /// Attempts before a provider action that keeps failing transiently is given up.
@@ -61,6 +63,7 @@ impl Default for SyncConfig {
         SyncConfig {
             usage_history_days: 180,
             usage_revise_days: 2,
+            usage_retention_days: 180,
             concurrency: 8,
             instance: default_instance(),
             outbox_backoff: Duration::from_secs(5),
@@ -199,6 +202,13 @@ impl Syncer {
                 }
             }
             self.store.upsert_usage(&batch).await?;
+        }
+        if let Some(since) = plan.iter().map(|(_, from)| *from).min() {
+            self.store.refresh_usage_rollups(since).await?;
+        }
+        let pruned = self.store.prune_usage(today - Days::new(self.config.usage_retention_days)).await?;
+        if pruned > 0 {
+            tracing::info!(rows = pruned, "pruned daily usage past retention");
         }
         Ok(tally)
     }
