@@ -14,7 +14,7 @@ use crate::sql::{bind_args, Arg, Sql};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use simfleet_domain::{EventKind, Provider, SimStatus, SimType};
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 /// At most this many row errors are kept with an import (the counts stay exact).
 const MAX_KEPT_ERRORS: usize = 10_000;
@@ -183,14 +183,12 @@ impl ImportDbRow {
 }
 
 /// What a SIM currently holds, for comparison with a row.
-#[derive(sqlx::FromRow)]
 struct Existing {
     id: i64,
     iccid: String,
     msisdn: Option<String>,
     imsi: Option<String>,
     imei: Option<String>,
-    #[sqlx(rename = "type")]
     sim_type: String,
     pin_enc: Option<String>,
     puk_enc: Option<String>,
@@ -225,58 +223,99 @@ struct Plan {
     invalid_rows: BTreeSet<u32>,
 }
 
-/// Runs `SELECT … WHERE {column} IN (…)` over `values` in chunks, in the open transaction.
-async fn select_in<T>(tx: &mut Tx, select: &str, column: &str, values: &[String]) -> StoreResult<Vec<T>>
-where
-    T: for<'r> sqlx::FromRow<'r, sqlx::sqlite::SqliteRow>
-        + for<'r> sqlx::FromRow<'r, sqlx::postgres::PgRow>
-        + Send
-        + Unpin,
-{
+/// Runs `SELECT {columns} FROM {from} WHERE {column} IN (…)` over `values` in chunks of 1,000
+/// inside the open transaction, each chunk answered as one JSON document of row arrays: rows one
+/// by one cost far more in the driver than the lookups themselves (see `Store::fetch_sims`).
+async fn select_in<T: serde::de::DeserializeOwned>(
+    tx: &mut Tx,
+    columns: &str,
+    from: &str,
+    column: &str,
+    values: &[Arg],
+) -> StoreResult<Vec<T>> {
     let mut out = Vec::new();
     for chunk in values.chunks(1000) {
-        let mut sql = Sql::new(format!("{select} WHERE {column} IN ("));
-        let ph: Vec<String> = chunk.iter().map(|v| sql.arg(v.as_str())).collect();
+        let select = match tx.dialect() {
+            Dialect::Sqlite => format!("SELECT json_group_array(json_array({columns})) FROM {from} WHERE {column} IN ("),
+            Dialect::Postgres => format!(
+                "SELECT coalesce(json_agg(json_build_array({columns})), '[]'::json)::text FROM {from} WHERE {column} IN ("
+            ),
+        };
+        let mut sql = Sql::new(select);
+        let ph: Vec<String> = chunk.iter().map(|v| sql.arg(v.clone())).collect();
         sql.push(&ph.join(", ")).push(")");
         let text = sql.text_for(tx.dialect());
-        let rows: Vec<T> = with_tx!(tx, c => bind_args!(sqlx::query_as(&text), &sql.args).fetch_all(&mut *c).await)?;
+        let json: String =
+            with_tx!(tx, c => bind_args!(sqlx::query_scalar(&text), &sql.args).fetch_one(&mut *c).await)?;
+        let rows: Vec<T> = serde_json::from_str(&json).map_err(|e| corrupt(from, e))?;
         out.extend(rows);
     }
     Ok(out)
 }
 
+fn texts(values: impl IntoIterator<Item = String>) -> Vec<Arg> {
+    values.into_iter().map(Arg::Text).collect()
+}
+
 async fn plan(tx: &mut Tx, rows: &[ImportRow], same_secret: SecretsEqual<'_>) -> StoreResult<Plan> {
-    let iccids: Vec<String> = rows.iter().map(|r| r.iccid.clone()).collect();
-    let existing: Vec<Existing> = select_in(
+    type ExistingRow = (
+        i64,
+        String,
+        Option<String>,
+        Option<String>,
+        Option<String>,
+        String,
+        Option<String>,
+        Option<String>,
+        Option<String>,
+        Option<i64>,
+        Option<i64>,
+    );
+    let found: Vec<ExistingRow> = select_in(
         tx,
-        "SELECT id, iccid, msisdn, imsi, imei, type, pin_enc, puk_enc, label, customer_id, tariff_plan_id FROM sims",
+        "id, iccid, msisdn, imsi, imei, type, pin_enc, puk_enc, label, customer_id, tariff_plan_id",
+        "sims",
         "iccid",
-        &iccids,
+        &texts(rows.iter().map(|r| r.iccid.clone())),
     )
     .await?;
-    let existing: HashMap<String, Existing> = existing.into_iter().map(|e| (e.iccid.clone(), e)).collect();
+    let existing: HashMap<String, Existing> = found
+        .into_iter()
+        .map(|(id, iccid, msisdn, imsi, imei, sim_type, pin_enc, puk_enc, label, customer_id, tariff_plan_id)| {
+            let e = Existing {
+                id,
+                iccid,
+                msisdn,
+                imsi,
+                imei,
+                sim_type,
+                pin_enc,
+                puk_enc,
+                label,
+                customer_id,
+                tariff_plan_id,
+            };
+            (e.iccid.clone(), e)
+        })
+        .collect();
 
     // Current tags of the existing SIMs whose row sets tags.
-    let tag_ids: Vec<String> = rows
+    let tag_ids: Vec<Arg> = rows
         .iter()
         .filter(|r| r.tags.is_some())
-        .filter_map(|r| existing.get(&r.iccid).map(|e| e.id.to_string()))
+        .filter_map(|r| existing.get(&r.iccid).map(|e| Arg::I64(e.id)))
         .collect();
+    let found: Vec<(i64, String)> = select_in(tx, "sim_id, tag", "sim_tags", "sim_id", &tag_ids).await?;
     let mut tags: HashMap<i64, Vec<String>> = HashMap::new();
-    for chunk in tag_ids.chunks(1000) {
-        let mut sql = Sql::new("SELECT sim_id, tag FROM sim_tags WHERE sim_id IN (");
-        let ph: Vec<String> = chunk.iter().map(|id| sql.arg(id.parse::<i64>().unwrap_or_default())).collect();
-        sql.push(&ph.join(", ")).push(") ORDER BY sim_id, tag");
-        let text = sql.text_for(tx.dialect());
-        let found: Vec<(i64, String)> =
-            with_tx!(tx, c => bind_args!(sqlx::query_as(&text), &sql.args).fetch_all(&mut *c).await)?;
-        for (id, tag) in found {
-            tags.entry(id).or_default().push(tag);
-        }
+    for (id, tag) in found {
+        tags.entry(id).or_default().push(tag);
+    }
+    for t in tags.values_mut() {
+        t.sort();
     }
 
-    let msisdns: Vec<String> = rows.iter().filter_map(|r| r.msisdn.clone()).collect();
-    let owners: Vec<(String, String)> = select_in(tx, "SELECT msisdn, iccid FROM sims", "msisdn", &msisdns).await?;
+    let msisdns = texts(rows.iter().filter_map(|r| r.msisdn.clone()));
+    let owners: Vec<(String, String)> = select_in(tx, "msisdn, iccid", "sims", "msisdn", &msisdns).await?;
     let owners: HashMap<String, String> = owners.into_iter().collect();
 
     let mut emails: Vec<String> =
@@ -284,13 +323,13 @@ async fn plan(tx: &mut Tx, rows: &[ImportRow], same_secret: SecretsEqual<'_>) ->
     emails.sort();
     emails.dedup();
     let customers: Vec<(i64, String)> =
-        select_in(tx, "SELECT id, lower(email) FROM customers", "lower(email)", &emails).await?;
+        select_in(tx, "id, lower(email)", "customers", "lower(email)", &texts(emails)).await?;
     let customers: HashMap<String, i64> = customers.into_iter().map(|(id, e)| (e, id)).collect();
 
     let mut plans: Vec<String> = rows.iter().filter_map(|r| r.tariff_plan.clone()).collect();
     plans.sort();
     plans.dedup();
-    let tariffs: Vec<(i64, String)> = select_in(tx, "SELECT id, name FROM tariff_plans", "name", &plans).await?;
+    let tariffs: Vec<(i64, String)> = select_in(tx, "id, name", "tariff_plans", "name", &texts(plans)).await?;
     let tariffs: HashMap<String, i64> = tariffs.into_iter().map(|(id, n)| (n, id)).collect();
 
     let mut plan = Plan {
@@ -395,7 +434,9 @@ async fn plan(tx: &mut Tx, rows: &[ImportRow], same_secret: SecretsEqual<'_>) ->
     Ok(plan)
 }
 
-/// Applies the planned updates: one statement per 500 SIMs, whatever the fields each changes.
+/// Applies the planned updates in bulk: SIMs are grouped by the set of fields they change, and
+/// each group is updated 500 SIMs per statement that sets only those fields (so that only the
+/// indexes of changed columns are touched).
 async fn apply_updates(
     tx: &mut Tx,
     updates: &[Update],
@@ -403,50 +444,66 @@ async fn apply_updates(
     actor: &str,
     now: DateTime<Utc>,
 ) -> StoreResult<()> {
-    for chunk in updates.chunks(500) {
-        let mut sql = Sql::new(
-            "WITH v(id, msisdn, imsi, imei, type, pin_enc, puk_enc, label, customer_id, tariff_plan_id) AS (VALUES ",
-        );
-        let values: Vec<String> = chunk
-            .iter()
-            .map(|u| {
-                let id = sql.arg(u.id);
-                let text = |sql: &mut Sql, v: Option<String>| sql.arg(Arg::OptText(v));
-                let (m, i, e) = (text(&mut sql, u.msisdn.clone()), text(&mut sql, u.imsi.clone()), text(&mut sql, u.imei.clone()));
-                let t = text(&mut sql, u.sim_type.map(|t| t.as_str().to_owned()));
-                let (p, k, l) =
-                    (text(&mut sql, u.pin_enc.clone()), text(&mut sql, u.puk_enc.clone()), text(&mut sql, u.label.clone()));
-                let (c, tp) = (sql.arg(Arg::OptI64(u.customer_id)), sql.arg(Arg::OptI64(u.tariff_plan_id)));
-                format!(
-                    "(CAST({id} AS BIGINT), CAST({m} AS TEXT), CAST({i} AS TEXT), CAST({e} AS TEXT), CAST({t} AS TEXT), \
-                     CAST({p} AS TEXT), CAST({k} AS TEXT), CAST({l} AS TEXT), CAST({c} AS BIGINT), CAST({tp} AS BIGINT))"
-                )
-            })
-            .collect();
-        sql.push(&values.join(", "));
-        let ts = sql.arg(now);
-        sql.push(&format!(
-            ") UPDATE sims SET msisdn = COALESCE(v.msisdn, sims.msisdn), imsi = COALESCE(v.imsi, sims.imsi), \
-             imei = COALESCE(v.imei, sims.imei), type = COALESCE(v.type, sims.type), \
-             pin_enc = COALESCE(v.pin_enc, sims.pin_enc), puk_enc = COALESCE(v.puk_enc, sims.puk_enc), \
-             label = COALESCE(v.label, sims.label), customer_id = COALESCE(v.customer_id, sims.customer_id), \
-             tariff_plan_id = COALESCE(v.tariff_plan_id, sims.tariff_plan_id), updated_at = {ts} \
-             FROM v WHERE sims.id = v.id"
-        ));
-        let text = sql.text_for(tx.dialect());
-        with_tx!(tx, c => bind_args!(sqlx::query(&text), &sql.args).execute(&mut *c).await.map(|r| r.rows_affected()))?;
-
-        let retagged: Vec<&Update> = chunk.iter().filter(|u| u.tags.is_some()).collect();
-        if !retagged.is_empty() {
-            let mut del = Sql::new("DELETE FROM sim_tags WHERE sim_id IN (");
-            let ph: Vec<String> = retagged.iter().map(|u| del.arg(u.id)).collect();
-            del.push(&ph.join(", ")).push(")");
-            let text = del.text_for(tx.dialect());
-            with_tx!(tx, c => bind_args!(sqlx::query(&text), &del.args).execute(&mut *c).await.map(|r| r.rows_affected()))?;
-            let rows: Vec<(i64, String)> =
-                retagged.iter().flat_map(|u| u.tags.iter().flatten().map(move |t| (u.id, t.clone()))).collect();
-            insert_tags(tx, &rows).await?;
+    const FIELDS: [&str; 9] =
+        ["msisdn", "imsi", "imei", "type", "pin_enc", "puk_enc", "label", "customer_id", "tariff_plan_id"];
+    let values = |u: &Update| -> [Option<Arg>; 9] {
+        let t = |v: &Option<String>| v.clone().map(Arg::Text);
+        [
+            t(&u.msisdn),
+            t(&u.imsi),
+            t(&u.imei),
+            u.sim_type.map(|t| Arg::Text(t.as_str().to_owned())),
+            t(&u.pin_enc),
+            t(&u.puk_enc),
+            t(&u.label),
+            u.customer_id.map(Arg::I64),
+            u.tariff_plan_id.map(Arg::I64),
+        ]
+    };
+    let mut groups: BTreeMap<u16, Vec<&Update>> = BTreeMap::new();
+    for u in updates {
+        let mask = values(u).iter().enumerate().filter(|(_, v)| v.is_some()).fold(0u16, |m, (i, _)| m | (1 << i));
+        groups.entry(mask).or_default().push(u);
+    }
+    for (mask, group) in groups {
+        let fields: Vec<usize> = (0..FIELDS.len()).filter(|i| mask & (1 << i) != 0).collect();
+        for chunk in group.chunks(500) {
+            let mut sql = Sql::new(format!(
+                "WITH v(id{}) AS (VALUES ",
+                fields.iter().map(|&i| format!(", {}", FIELDS[i])).collect::<String>()
+            ));
+            let rows: Vec<String> = chunk
+                .iter()
+                .map(|u| {
+                    let vals = values(u);
+                    let mut cells = vec![format!("CAST({} AS BIGINT)", sql.arg(u.id))];
+                    for &i in &fields {
+                        let ty = if i >= 7 { "BIGINT" } else { "TEXT" };
+                        let p = sql.arg(vals[i].clone().expect("in the group's mask"));
+                        cells.push(format!("CAST({p} AS {ty})"));
+                    }
+                    format!("({})", cells.join(", "))
+                })
+                .collect();
+            sql.push(&rows.join(", "));
+            let ts = sql.arg(now);
+            let sets: String = fields.iter().map(|&i| format!("{0} = v.{0}, ", FIELDS[i])).collect();
+            sql.push(&format!(") UPDATE sims SET {sets}updated_at = {ts} FROM v WHERE sims.id = v.id"));
+            let text = sql.text_for(tx.dialect());
+            with_tx!(tx, c => bind_args!(sqlx::query(&text), &sql.args).execute(&mut *c).await.map(|r| r.rows_affected()))?;
         }
+    }
+    // Tags: only the SIMs whose tags change, replaced in chunks.
+    let retagged: Vec<&Update> = updates.iter().filter(|u| u.tags.is_some()).collect();
+    for chunk in retagged.chunks(1000) {
+        let mut del = Sql::new("DELETE FROM sim_tags WHERE sim_id IN (");
+        let ph: Vec<String> = chunk.iter().map(|u| del.arg(u.id)).collect();
+        del.push(&ph.join(", ")).push(")");
+        let text = del.text_for(tx.dialect());
+        with_tx!(tx, c => bind_args!(sqlx::query(&text), &del.args).execute(&mut *c).await.map(|r| r.rows_affected()))?;
+        let rows: Vec<(i64, String)> =
+            chunk.iter().flat_map(|u| u.tags.iter().flatten().map(move |t| (u.id, t.clone()))).collect();
+        insert_tags(tx, &rows).await?;
     }
     let ids: Vec<i64> = updates.iter().map(|u| u.id).collect();
     if !ids.is_empty() {
