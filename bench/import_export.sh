@@ -65,7 +65,7 @@ fi
   echo
   echo "| engine | import rows | import (create) s, target < 3 | re-import (update) s | exported SIMs | export s, target < 10 | export peak RSS MB, target < 200 |"
   echo "|---|---|---|---|---|---|---|"
-  cat "$WORK/table"
+  sort -u "$WORK/table"
 } >"$OUT"
 cat "$OUT"
 rm -rf "$WORK"

@@ -536,7 +536,7 @@ impl Store {
     /// Checks rows against the inventory without recording anything (a dry run).
     pub async fn check_import(&self, input: &NewImport, same_secret: SecretsEqual<'_>) -> StoreResult<Import> {
         let mut tx = self.begin().await?;
-        let (import, _) = self.preview_in(&mut tx, input, same_secret, "").await?;
+        let import = self.preview_in(&mut tx, input, same_secret, "").await?;
         drop(tx);
         Ok(import)
     }
@@ -550,7 +550,8 @@ impl Store {
         actor: &str,
     ) -> StoreResult<Import> {
         let mut tx = self.begin().await?;
-        let (mut import, rows_json) = self.preview_in(&mut tx, input, same_secret, actor).await?;
+        let mut import = self.preview_in(&mut tx, input, same_secret, actor).await?;
+        let rows_json = serde_json::to_string(&input.rows).map_err(|e| corrupt("rows", e))?;
         let errors = serde_json::to_string(&import.errors).map_err(|e| corrupt("errors", e))?;
         let warnings = serde_json::to_string(&import.warnings).map_err(|e| corrupt("warnings", e))?;
         let id: i64 = with_tx!(&mut tx, c => sqlx::query_scalar(
@@ -585,7 +586,7 @@ impl Store {
         input: &NewImport,
         same_secret: SecretsEqual<'_>,
         actor: &str,
-    ) -> StoreResult<(Import, String)> {
+    ) -> StoreResult<Import> {
         let plan = plan(tx, &input.rows, same_secret).await?;
         let mut warnings = input.warnings.clone();
         if let Some((id, name, at)) = committed_with_hash(tx, &input.file_hash).await? {
@@ -596,7 +597,6 @@ impl Store {
         if errors.len() > MAX_KEPT_ERRORS {
             warnings.push(format!("only the first {MAX_KEPT_ERRORS} of {} row errors are listed", errors.len()));
         }
-        let rows_json = serde_json::to_string(&input.rows).map_err(|e| corrupt("rows", e))?;
         let import = Import {
             id: 0,
             file_name: input.file_name.clone(),
@@ -618,7 +618,7 @@ impl Store {
             committed_at: None,
             committed_by: None,
         };
-        Ok((import, rows_json))
+        Ok(import)
     }
 
     pub async fn get_import(&self, id: i64) -> StoreResult<Import> {
