@@ -39,6 +39,19 @@ fn every_route_is_described_with_its_errors() {
         "/api/v1/stats/sim-by-status",
         "/api/v1/stats/sim-by-tariff",
         "/api/v1/stats/activations-over-time",
+        "/api/v1/stats/usage-trend",
+        "/api/v1/stats/top-consumers",
+        "/api/v1/sims/{iccid}/usage",
+        "/api/v1/sims/{iccid}/quota",
+        "/api/v1/sims/{iccid}/connectivity",
+        "/api/v1/sims/{iccid}/provider-actions",
+        "/api/v1/jobs",
+        "/api/v1/jobs/runs",
+        "/api/v1/jobs/{job}/run",
+        "/api/v1/imports",
+        "/api/v1/imports/{id}",
+        "/api/v1/imports/{id}/commit",
+        "/api/v1/exports",
     ] {
         assert!(paths.contains_key(path), "{path} is missing from the OpenAPI document");
     }
