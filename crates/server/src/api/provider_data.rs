@@ -1,16 +1,17 @@
 //! `/sims/{iccid}/usage|quota|connectivity`: what the provider reported, served from the
 //! local store (fast, and available while the provider is down).
 
+use super::stats::{range, RangeQuery};
 use crate::app::AppState;
 use crate::auth::Viewer;
-use crate::error::{ApiError, ApiResult, Problem, Validator};
+use crate::error::{ApiError, ApiResult, Problem};
 use crate::extract::{Json, Query};
 use axum::extract::{Path, State};
 use chrono::{DateTime, Days, NaiveDate, Utc};
-use serde::{Deserialize, Serialize};
-use simfleet_store::{bucket_start, Bucket};
+use serde::Serialize;
+use simfleet_store::bucket_start;
 use std::collections::BTreeMap;
-use utoipa::{IntoParams, ToSchema};
+use utoipa::ToSchema;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -19,17 +20,6 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(sim_quota))
         .routes(routes!(sim_connectivity))
         .routes(routes!(sim_provider_actions))
-}
-
-#[derive(Debug, Deserialize, IntoParams)]
-#[into_params(parameter_in = Query)]
-pub struct UsageQuery {
-    /// First day (UTC), default 30 days before `to`.
-    pub from: Option<NaiveDate>,
-    /// Last day (UTC), default today.
-    pub to: Option<NaiveDate>,
-    /// `day` (default), `week` (from Monday) or `month`.
-    pub bucket: Option<String>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -56,34 +46,15 @@ pub struct UsageResponse {
 }
 
 /// Daily usage of a SIM (bytes and SMS counts), summed per day, week or month.
-#[utoipa::path(get, path = "/sims/{iccid}/usage", tag = "sims", params(("iccid" = String, Path), UsageQuery),
+#[utoipa::path(get, path = "/sims/{iccid}/usage", tag = "sims", params(("iccid" = String, Path), RangeQuery),
     responses((status = 200, body = UsageResponse), (status = 404, body = Problem), (status = 422, body = Problem)))]
 async fn sim_usage(
     _: Viewer,
     State(app): State<AppState>,
     Path(iccid): Path<String>,
-    Query(q): Query<UsageQuery>,
+    Query(q): Query<RangeQuery>,
 ) -> ApiResult<Json<UsageResponse>> {
-    let mut v = Validator::default();
-    let to = q.to.unwrap_or_else(|| Utc::now().date_naive());
-    let from = q.from.unwrap_or(to - Days::new(30));
-    let bucket_name = q.bucket.clone().unwrap_or_else(|| "day".into());
-    let bucket = match bucket_name.as_str() {
-        "day" => Bucket::Day,
-        "week" => Bucket::Week,
-        "month" => Bucket::Month,
-        _ => {
-            v.add("bucket", "must be day, week or month");
-            Bucket::Day
-        }
-    };
-    if from > to {
-        v.add("from", "must not be after `to`");
-    }
-    if (to - from).num_days() > 800 {
-        v.add("from", "the range may span at most 800 days");
-    }
-    v.finish()?;
+    let (from, to, bucket, bucket_name) = range(&q, 30, 800)?;
     let sim = app.store.get_sim(&iccid).await?;
     let rows = app.store.sim_usage(sim.id, from, to).await.map_err(ApiError::from)?;
     let mut periods: BTreeMap<NaiveDate, UsagePoint> = BTreeMap::new();

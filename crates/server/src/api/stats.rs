@@ -58,6 +58,9 @@ async fn by_tariff(_: Viewer, State(app): State<AppState>) -> ApiResult<Json<Ite
     Ok(Json(Items { items }))
 }
 
+/// Ten years of days: the longest range a statistic covers.
+const MAX_RANGE_DAYS: i64 = 3660;
+
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct RangeQuery {
@@ -92,7 +95,7 @@ async fn activations(
     State(app): State<AppState>,
     Query(q): Query<RangeQuery>,
 ) -> ApiResult<Json<SeriesResponse>> {
-    let (from, to, bucket, bucket_name) = range(&q, 30)?;
+    let (from, to, bucket, bucket_name) = range(&q, 30, MAX_RANGE_DAYS)?;
     let items = app.store.activations_over_time(from, to, bucket).await.map_err(ApiError::from)?;
     Ok(Json(SeriesResponse {
         from,
@@ -102,8 +105,12 @@ async fn activations(
     }))
 }
 
-/// Validated `from`/`to`/`bucket` of a range query.
-fn range(q: &RangeQuery, default_days: u64) -> ApiResult<(NaiveDate, NaiveDate, Bucket, String)> {
+/// Validated `from`/`to`/`bucket` of a range query, `from` defaulting to `default_days` before `to`.
+pub(crate) fn range(
+    q: &RangeQuery,
+    default_days: u64,
+    max_days: i64,
+) -> ApiResult<(NaiveDate, NaiveDate, Bucket, String)> {
     let mut v = Validator::default();
     let to = q.to.unwrap_or_else(|| simfleet_store::now().date_naive());
     let from = q.from.unwrap_or(to - Days::new(default_days));
@@ -120,8 +127,8 @@ fn range(q: &RangeQuery, default_days: u64) -> ApiResult<(NaiveDate, NaiveDate, 
     if from > to {
         v.add("from", "must not be after `to`");
     }
-    if (to - from).num_days() > 3660 {
-        v.add("from", "the range may span at most 10 years");
+    if (to - from).num_days() > max_days {
+        v.add("from", format!("the range may span at most {max_days} days"));
     }
     v.finish()?;
     Ok((from, to, bucket, name))
@@ -158,7 +165,7 @@ async fn usage_trend(
     State(app): State<AppState>,
     Query(q): Query<RangeQuery>,
 ) -> ApiResult<Json<UsageTrendResponse>> {
-    let (from, to, bucket, name) = range(&q, 30)?;
+    let (from, to, bucket, name) = range(&q, 30, MAX_RANGE_DAYS)?;
     // Six extra days feed the moving average of the first ones.
     let days = app.store.fleet_usage(from - Days::new(6), to).await?;
     let by_day: std::collections::HashMap<NaiveDate, &simfleet_store::FleetDay> =
@@ -226,7 +233,7 @@ async fn top_consumers(
     State(app): State<AppState>,
     Query(q): Query<TopQuery>,
 ) -> ApiResult<Json<Items<TopConsumerView>>> {
-    let (from, to, _, _) = range(&RangeQuery { from: q.from, to: q.to, bucket: None }, 30)?;
+    let (from, to, _, _) = range(&RangeQuery { from: q.from, to: q.to, bucket: None }, 30, MAX_RANGE_DAYS)?;
     let limit = q.limit.unwrap_or(10);
     if !(1..=1000).contains(&limit) {
         return Err(ApiError::field("limit", "must be between 1 and 1000"));
