@@ -217,14 +217,6 @@ impl Store {
             Db::Postgres(pool) => pool.close().await,
         }
     }
-
-    /// Connections in use and idle, for metrics.
-    pub fn pool_state(&self) -> (u32, u32) {
-        match &self.db {
-            Db::Sqlite { read, write } => (read.size() + write.size(), (read.num_idle() + write.num_idle()) as u32),
-            Db::Postgres(pool) => (pool.size(), pool.num_idle() as u32),
-        }
-    }
 }
 
 fn scheme(url: &str) -> &str {

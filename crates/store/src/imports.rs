@@ -13,7 +13,7 @@ use crate::sims::{clean_tags, insert_sims_bulk, insert_tags};
 use crate::sql::{bind_args, Arg, Sql};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use simfleet_domain::{EventKind, Provider, SimStatus, SimType};
+use simfleet_domain::{EventKind, SimStatus, SimType};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 /// At most this many row errors are kept with an import (the counts stay exact).
@@ -387,7 +387,7 @@ async fn plan(tx: &mut Tx, rows: &[ImportRow], same_secret: SecretsEqual<'_>) ->
                 tags: r.tags.clone().unwrap_or_default(),
                 customer_id,
                 tariff_plan_id,
-                provider: Provider::None,
+                ..NewSim::available(r.iccid.clone())
             }),
             Some(e) => {
                 let differs = |new: &Option<String>, old: &Option<String>| {

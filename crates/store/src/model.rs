@@ -42,6 +42,11 @@ pub struct NewSim {
     pub customer_id: Option<i64>,
     pub tariff_plan_id: Option<i64>,
     pub provider: Provider,
+    /// Provider-side attributes, for SIMs found at a provider (see `ProviderSim`).
+    pub provider_ref: Option<String>,
+    pub provider_status: Option<String>,
+    pub imei_lock: Option<bool>,
+    pub ip_address: Option<String>,
 }
 
 impl NewSim {
@@ -60,6 +65,10 @@ impl NewSim {
             customer_id: None,
             tariff_plan_id: None,
             provider: Provider::None,
+            provider_ref: None,
+            provider_status: None,
+            imei_lock: None,
+            ip_address: None,
         }
     }
 }

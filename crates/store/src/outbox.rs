@@ -179,11 +179,4 @@ impl Store {
         let sql = format!("SELECT {ITEM_COLUMNS} WHERE o.sim_id = $1 ORDER BY o.id DESC LIMIT 100");
         Ok(with_db!(self, c => sqlx::query_as(&sql).bind(sim_id).fetch_all(c).await)?)
     }
-
-    /// Pending actions and when the oldest was queued.
-    pub async fn outbox_depth(&self) -> StoreResult<(i64, Option<DateTime<Utc>>)> {
-        Ok(
-            with_db!(self, c => sqlx::query_as("SELECT COUNT(*), MIN(created_at) FROM outbox WHERE status = 'pending'").fetch_one(c).await)?,
-        )
-    }
 }

@@ -8,7 +8,7 @@ use crate::model::{NewEvent, NewSim};
 use crate::sql::{bind_args, Sql};
 use chrono::{DateTime, Datelike, NaiveDate, Utc};
 use serde::Serialize;
-use simfleet_domain::{EventKind, Provider, SimStatus, SimType};
+use simfleet_domain::{EventKind, Provider, SimStatus};
 use std::collections::{HashMap, HashSet};
 use std::sync::Mutex;
 
@@ -197,35 +197,20 @@ impl Store {
                 let records: Vec<NewSim> = new
                     .iter()
                     .map(|p| NewSim {
-                        iccid: p.iccid.clone(),
                         imsi: p.imsi.clone(),
                         msisdn: p.msisdn.clone(),
                         imei: p.imei.clone(),
-                        sim_type: SimType::DataOnly,
                         status: if p.enabled { SimStatus::Active } else { SimStatus::Suspended },
-                        pin_enc: None,
-                        puk_enc: None,
                         label: p.label.clone(),
-                        tags: Vec::new(),
-                        customer_id: None,
-                        tariff_plan_id: None,
                         provider,
+                        provider_ref: Some(p.provider_ref.clone()),
+                        provider_status: Some(provider_status(p.enabled).to_owned()),
+                        imei_lock: p.imei_lock,
+                        ip_address: p.ip_address.clone(),
+                        ..NewSim::available(p.iccid.clone())
                     })
                     .collect();
                 let ids = crate::sims::insert_sims_batch(&mut tx, &records, now).await?;
-                for (id, p) in ids.iter().zip(&new) {
-                    with_tx!(&mut tx, c => sqlx::query(
-                        "UPDATE sims SET provider_ref = $1, provider_status = $2, imei_lock = $3, ip_address = $4 WHERE id = $5",
-                    )
-                    .bind(p.provider_ref.as_str())
-                    .bind(provider_status(p.enabled))
-                    .bind(p.imei_lock)
-                    .bind(p.ip_address.as_deref())
-                    .bind(*id)
-                    .execute(&mut *c)
-                    .await
-                    .map(|r| r.rows_affected()))?;
-                }
                 let note = format!("found at {provider}");
                 insert_events_for(&mut tx, &ids, EventKind::Created, Some(&note), actor, now).await?;
                 outcome.created += new.len() as u64;

@@ -14,7 +14,9 @@ pub(crate) const SIM_COLUMNS: &str =
      s.label, s.customer_id, s.tariff_plan_id, s.provider, s.created_at, s.updated_at, \
      (SELECT a.code FROM activation_codes a WHERE a.sim_id = s.id ORDER BY a.id DESC LIMIT 1) AS activation_code";
 
-#[derive(sqlx::FromRow)]
+/// A SIM as a query returns it: as a row (single SIM reads) or as an element of the JSON
+/// document the list query builds, which also carries the tags.
+#[derive(sqlx::FromRow, serde::Deserialize)]
 pub(crate) struct SimRow {
     id: i64,
     iccid: String,
@@ -22,6 +24,7 @@ pub(crate) struct SimRow {
     msisdn: Option<String>,
     imei: Option<String>,
     #[sqlx(rename = "type")]
+    #[serde(rename = "type")]
     sim_type: String,
     status: String,
     pin_enc: Option<String>,
@@ -33,10 +36,14 @@ pub(crate) struct SimRow {
     created_at: DateTime<Utc>,
     updated_at: DateTime<Utc>,
     activation_code: Option<String>,
+    /// Filled by the list document; single reads load tags separately.
+    #[sqlx(skip)]
+    #[serde(default)]
+    tags: Vec<String>,
 }
 
 impl SimRow {
-    pub(crate) fn into_sim(self, tags: Vec<String>) -> StoreResult<Sim> {
+    pub(crate) fn into_sim(self) -> StoreResult<Sim> {
         let corrupt = |what: &str, v: &str| {
             StoreError::Database(sqlx::Error::Decode(format!("unknown {what} {v:?} in sims row {}", self.id).into()))
         };
@@ -52,7 +59,7 @@ impl SimRow {
             pin_enc: self.pin_enc,
             puk_enc: self.puk_enc,
             label: self.label,
-            tags,
+            tags: self.tags,
             customer_id: self.customer_id,
             tariff_plan_id: self.tariff_plan_id,
             activation_code: self.activation_code,
@@ -62,52 +69,7 @@ impl SimRow {
     }
 }
 
-/// A SIM as the list query's JSON document carries it.
-#[derive(serde::Deserialize)]
-struct SimJson {
-    id: i64,
-    iccid: String,
-    imsi: Option<String>,
-    msisdn: Option<String>,
-    imei: Option<String>,
-    #[serde(rename = "type")]
-    sim_type: String,
-    status: String,
-    pin_enc: Option<String>,
-    puk_enc: Option<String>,
-    label: Option<String>,
-    customer_id: Option<i64>,
-    tariff_plan_id: Option<i64>,
-    provider: String,
-    created_at: DateTime<Utc>,
-    updated_at: DateTime<Utc>,
-    activation_code: Option<String>,
-    tags: Vec<String>,
-}
-
-impl SimJson {
-    fn into_sim(self) -> StoreResult<Sim> {
-        let row = SimRow {
-            id: self.id,
-            iccid: self.iccid,
-            imsi: self.imsi,
-            msisdn: self.msisdn,
-            imei: self.imei,
-            sim_type: self.sim_type,
-            status: self.status,
-            pin_enc: self.pin_enc,
-            puk_enc: self.puk_enc,
-            label: self.label,
-            customer_id: self.customer_id,
-            tariff_plan_id: self.tariff_plan_id,
-            provider: self.provider,
-            created_at: self.created_at,
-            updated_at: self.updated_at,
-            activation_code: self.activation_code,
-        };
-        row.into_sim(self.tags)
-    }
-}
+const TAGS_OF_SIM: &str = "SELECT tag FROM sim_tags WHERE sim_id = $1 ORDER BY tag";
 
 /// Normalises tags: trimmed, no empties, no duplicates, sorted.
 pub(crate) fn clean_tags(tags: &[String]) -> Vec<String> {
@@ -122,27 +84,8 @@ impl Store {
         let sql = format!("SELECT {SIM_COLUMNS} FROM sims s WHERE s.iccid = $1");
         let row: Option<SimRow> = with_db!(self, c => sqlx::query_as(&sql).bind(iccid).fetch_optional(c).await)?;
         let row = row.ok_or(StoreError::NotFound("SIM"))?;
-        let id = row.id;
-        let mut tags = self.tags_for(&[id]).await?;
-        row.into_sim(tags.remove(&id).unwrap_or_default())
-    }
-
-    /// Tags of the given SIMs, in one query.
-    async fn tags_for(&self, sim_ids: &[i64]) -> StoreResult<HashMap<i64, Vec<String>>> {
-        let mut map: HashMap<i64, Vec<String>> = HashMap::new();
-        if sim_ids.is_empty() {
-            return Ok(map);
-        }
-        let mut sql = Sql::new("SELECT sim_id, tag FROM sim_tags WHERE sim_id IN (");
-        let placeholders: Vec<String> = sim_ids.iter().map(|id| sql.arg(*id)).collect();
-        sql.push(&placeholders.join(", ")).push(") ORDER BY sim_id, tag");
-        let text = sql.text_for(self.dialect());
-        let rows: Vec<(i64, String)> =
-            with_db!(self, c => bind_args!(sqlx::query_as(&text), &sql.args).fetch_all(c).await)?;
-        for (id, tag) in rows {
-            map.entry(id).or_default().push(tag);
-        }
-        Ok(map)
+        let tags: Vec<String> = with_db!(self, c => sqlx::query_scalar(TAGS_OF_SIM).bind(row.id).fetch_all(c).await)?;
+        SimRow { tags, ..row }.into_sim()
     }
 
     /// Lists SIMs matching `filter` in `sort` order, one keyset page at a time.
@@ -242,9 +185,9 @@ impl Store {
             ),
         };
         let json: String = with_db!(self, c => bind_args!(sqlx::query_scalar(&outer), &inner.args).fetch_one(c).await)?;
-        let rows: Vec<SimJson> = serde_json::from_str(&json)
+        let rows: Vec<SimRow> = serde_json::from_str(&json)
             .map_err(|e| StoreError::Database(sqlx::Error::Decode(format!("SIM list document: {e}").into())))?;
-        rows.into_iter().map(SimJson::into_sim).collect()
+        rows.into_iter().map(SimRow::into_sim).collect()
     }
 
     pub async fn count_sims(&self, filter: &SimFilter) -> StoreResult<i64> {
@@ -330,7 +273,7 @@ pub(crate) async fn insert_sims_bulk(
     now: DateTime<Utc>,
 ) -> StoreResult<()> {
     let batch = match tx.dialect() {
-        Dialect::Sqlite => 2000,
+        Dialect::Sqlite => 1800, // 18 parameters a row, under SQLite's limit of 32,766
         Dialect::Postgres => 10_000,
     };
     for chunk in sims.chunks(batch) {
@@ -397,9 +340,9 @@ pub(crate) async fn sim_in_tx(tx: &mut Tx, iccid: &str) -> StoreResult<Sim> {
     let sql = format!("SELECT {SIM_COLUMNS} FROM sims s WHERE s.iccid = $1{lock}");
     let row: Option<SimRow> = with_tx!(tx, c => sqlx::query_as(&sql).bind(iccid).fetch_optional(&mut *c).await)?;
     let row = row.ok_or(StoreError::NotFound("SIM"))?;
-    let tags: Vec<String> = with_tx!(tx, c => sqlx::query_scalar("SELECT tag FROM sim_tags WHERE sim_id = $1 ORDER BY tag")
+    let tags: Vec<String> = with_tx!(tx, c => sqlx::query_scalar(TAGS_OF_SIM)
         .bind(row.id).fetch_all(&mut *c).await)?;
-    row.into_sim(tags)
+    SimRow { tags, ..row }.into_sim()
 }
 
 async fn ids_for_iccids(tx: &mut Tx, iccids: &[String]) -> StoreResult<Vec<i64>> {
@@ -428,14 +371,17 @@ pub(crate) async fn insert_sim(tx: &mut Tx, s: &NewSim, now: DateTime<Utc>) -> S
 
 /// Inserts SIMs and returns their ids in input order.
 pub(crate) async fn insert_sims_batch(tx: &mut Tx, sims: &[NewSim], now: DateTime<Utc>) -> StoreResult<Vec<i64>> {
-    const COLS: &str = "iccid, imsi, msisdn, imei, type, status, pin_enc, puk_enc, label, customer_id, tariff_plan_id, provider, created_at, updated_at";
+    const COLS: &str =
+        "iccid, imsi, msisdn, imei, type, status, pin_enc, puk_enc, label, customer_id, tariff_plan_id, provider, \
+        provider_ref, provider_status, imei_lock, ip_address, created_at, updated_at";
     let rows: Vec<(i64, String)> = match tx {
         Tx::Postgres(c) => {
             let col = |f: fn(&NewSim) -> Option<String>| sims.iter().map(f).collect::<Vec<_>>();
             let sql = format!(
-                "INSERT INTO sims ({COLS}) SELECT i, imsi, m, imei, t, st, pin, puk, l, cu, ta, pr, $13, $13 \
+                "INSERT INTO sims ({COLS}) SELECT i, imsi, m, imei, t, st, pin, puk, l, cu, ta, pr, pref, pst, il, ip, $17, $17 \
                  FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], \
-                 $8::text[], $9::text[], $10::int8[], $11::int8[], $12::text[]) AS u(i, imsi, m, imei, t, st, pin, puk, l, cu, ta, pr) \
+                 $8::text[], $9::text[], $10::int8[], $11::int8[], $12::text[], $13::text[], $14::text[], $15::bool[], $16::text[]) \
+                 AS u(i, imsi, m, imei, t, st, pin, puk, l, cu, ta, pr, pref, pst, il, ip) \
                  RETURNING id, iccid"
             );
             sqlx::query_as(&sql)
@@ -451,13 +397,17 @@ pub(crate) async fn insert_sims_batch(tx: &mut Tx, sims: &[NewSim], now: DateTim
                 .bind(sims.iter().map(|s| s.customer_id).collect::<Vec<_>>())
                 .bind(sims.iter().map(|s| s.tariff_plan_id).collect::<Vec<_>>())
                 .bind(sims.iter().map(|s| s.provider.as_str()).collect::<Vec<_>>())
+                .bind(col(|s| s.provider_ref.clone()))
+                .bind(col(|s| s.provider_status.clone()))
+                .bind(sims.iter().map(|s| s.imei_lock).collect::<Vec<_>>())
+                .bind(col(|s| s.ip_address.clone()))
                 .bind(now)
                 .fetch_all(&mut **c)
                 .await?
         }
         Tx::Sqlite(c) => {
             // Anonymous `?` bound in order: SQLite parses them in linear time (see `sql`).
-            let row = "(?,?,?,?,?,?,?,?,?,?,?,?,?,?)";
+            let row = "(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)";
             let sql =
                 format!("INSERT INTO sims ({COLS}) VALUES {} RETURNING id, iccid", vec![row; sims.len()].join(","));
             let mut q = sqlx::query_as(&sql);
@@ -476,6 +426,10 @@ pub(crate) async fn insert_sims_batch(tx: &mut Tx, sims: &[NewSim], now: DateTim
                     .bind(s.customer_id)
                     .bind(s.tariff_plan_id)
                     .bind(s.provider.as_str())
+                    .bind(s.provider_ref.as_deref())
+                    .bind(s.provider_status.as_deref())
+                    .bind(s.imei_lock)
+                    .bind(s.ip_address.as_deref())
                     .bind(now)
                     .bind(now);
             }

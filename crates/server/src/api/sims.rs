@@ -280,6 +280,10 @@ async fn create_sim(
         customer_id: req.customer_id,
         tariff_plan_id: req.tariff_plan_id,
         provider: provider.unwrap_or(Provider::None),
+        provider_ref: None,
+        provider_status: None,
+        imei_lock: None,
+        ip_address: None,
     };
     let sim = app.store.create_sim(&new, &op.actor()).await?;
     Ok((StatusCode::CREATED, Json(sim.into())))
