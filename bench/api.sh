@@ -17,8 +17,8 @@ OUT=bench/results/api.md
 mkdir -p bench/results
 
 command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk >/dev/null; }
-cargo build --release -q -p simfleet -p simfleet-bench
-BIN=target/release
+[ -n "${SKIP_BUILD:-}" ] || cargo build --release -q -p simfleet -p simfleet-bench
+BIN=${CARGO_TARGET_DIR:-target}/release
 
 run_backend() {
   local name="$1" url="$2"

@@ -26,6 +26,7 @@ macro_rules! string_enum {
         }
     };
 }
+pub(crate) use string_enum;
 
 string_enum!(
     /// How the SIM is billed.
@@ -54,6 +55,9 @@ string_enum!(
         Imported = "IMPORTED",
         SecretsRevealed = "SECRETS_REVEALED",
         ProviderActionFailed = "PROVIDER_ACTION_FAILED",
+        ProviderActionRequested = "PROVIDER_ACTION_REQUESTED",
+        ProviderActionApplied = "PROVIDER_ACTION_APPLIED",
+        SupportTicketOpened = "SUPPORT_TICKET_OPENED",
     }
 );
 

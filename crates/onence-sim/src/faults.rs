@@ -19,6 +19,8 @@ pub struct Faults {
     pub rate_limit_per_sec: Option<u32>,
     /// Fraction of API requests answered 500/502/503 (before the handler runs).
     pub error_rate: f64,
+    /// Fraction of API requests answered 429 with `Retry-After: 1`, as a provider shedding load.
+    pub throttle_rate: f64,
     /// Added latency per API request.
     pub latency_ms: u64,
     /// Fraction of successful responses whose connection is dropped mid-body.
@@ -27,6 +29,9 @@ pub struct Faults {
     pub truncate_rate: f64,
     /// Fraction of successful JSON responses replaced by garbage.
     pub malformed_rate: f64,
+    /// Fraction of successful writes (POST/PUT/DELETE) whose answer is cut off after the change
+    /// was applied: the client cannot tell whether it happened (an unacknowledged write).
+    pub write_drop_rate: f64,
     /// A 429 storm: every API request in the next `storm_secs` seconds answers 429 with
     /// `Retry-After` = the seconds left (rounded up). Setting it (re)starts the storm.
     pub storm_secs: u64,
@@ -240,6 +245,10 @@ impl FaultControl {
                 return Verdict::RateLimited { retry_after_secs: (wait.ceil() as u64).max(1) };
             }
         }
+        if !token_endpoint && faults.throttle_rate > 0.0 && self.roll() < faults.throttle_rate {
+            self.counts.rate_limited.fetch_add(1, Ordering::Relaxed);
+            return Verdict::RateLimited { retry_after_secs: 1 };
+        }
         if (!token_endpoint || faults.token_endpoint_faults)
             && faults.error_rate > 0.0
             && self.roll() < faults.error_rate
@@ -249,6 +258,16 @@ impl FaultControl {
             return Verdict::ServerError(code);
         }
         Verdict::Pass
+    }
+
+    /// Decides whether the answer to a successful write is lost (the change stays applied).
+    pub(crate) fn drop_write(&self) -> bool {
+        let rate = lock(&self.faults).0.write_drop_rate;
+        if rate <= 0.0 || self.roll() >= rate {
+            return false;
+        }
+        self.counts.dropped.fetch_add(1, Ordering::Relaxed);
+        true
     }
 
     /// Decides whether a successful response body gets mangled.

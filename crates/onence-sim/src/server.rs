@@ -261,6 +261,16 @@ async fn gate_inner(app: &App, req: Request, next: Next, token_ep: bool, is_get:
         }
     }
     let resp = next.run(req).await;
+    if resp.status().is_success() && !is_get && !token_ep && app.faults.drop_write() {
+        // The handler applied the change; announce a body and break off before it.
+        let (mut parts, _) = resp.into_parts();
+        parts.headers.insert(header::CONTENT_LENGTH, HeaderValue::from(2));
+        let stream = futures::stream::iter(vec![Err::<Bytes, std::io::Error>(std::io::Error::new(
+            std::io::ErrorKind::ConnectionReset,
+            "injected write drop",
+        ))]);
+        return Response::from_parts(parts, Body::from_stream(stream));
+    }
     if !resp.status().is_success() || !(is_get || token_ep) {
         return resp;
     }

@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use std::sync::{OnceLock, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::time::{Duration as StdDuration, Instant};
 
-use chrono::{DateTime, Duration, NaiveDate, Utc};
+use chrono::{DateTime, Datelike, Duration, NaiveDate, Utc};
 use serde::Serialize;
 
 use crate::fleet::{
@@ -118,6 +118,9 @@ pub struct ServiceRequest {
     pub text: String,
     pub reply_to: Option<String>,
     pub sender: Option<String>,
+    /// Answers of the provider's support: (when, text).
+    pub replies: Vec<(DateTime<Utc>, String)>,
+    pub solved: Option<DateTime<Utc>>,
 }
 
 /// Currently selected global self-set limits (ids into [`LIMIT_OPTIONS`]).
@@ -190,6 +193,8 @@ pub(crate) struct Inner {
     pub support: Vec<ServiceRequest>,
     pub limits: Limits,
     pub transfers: Vec<serde_json::Value>,
+    /// Whether the account has credit card details saved (else `creditcard` payments answer 400).
+    pub credit_card_on_file: bool,
     tokens: HashMap<String, Instant>,
     token_ttl: StdDuration,
     token_counter: u64,
@@ -247,9 +252,12 @@ impl SimState {
                     text: "Devices in Lyon drop off the network at night.".into(),
                     reply_to: None,
                     sender: None,
+                    replies: Vec::new(),
+                    solved: None,
                 }],
                 limits: Limits { data: 4, sms_mt: 3, sms_mo: 3 },
                 transfers: Vec::new(),
+                credit_card_on_file: true,
                 tokens: HashMap::new(),
                 token_ttl,
                 token_counter: 0,
@@ -417,6 +425,32 @@ impl SimState {
         self.read().transfers.clone()
     }
 
+    pub fn credit_card_on_file(&self) -> bool {
+        self.read().credit_card_on_file
+    }
+
+    /// Saves (or removes) the account's credit card details, as the portal would.
+    pub fn set_credit_card_on_file(&self, on_file: bool) {
+        self.write().credit_card_on_file = on_file;
+    }
+
+    /// Marks a SIM expired (only extensions are then permitted) or not. False if unknown.
+    pub fn set_expired(&self, iccid: &str, expired: bool) -> bool {
+        self.update_sim(iccid, |s| s.expired = expired)
+    }
+
+    /// Support answers a case: a reply in its thread and a new status (`IN_PROGRESS`, `CLOSED`).
+    pub fn answer_service_request(&self, case_id: &str, reply: &str, status: &str) -> bool {
+        let mut inner = self.write();
+        let Some(r) = inner.support.iter_mut().find(|r| r.case_id == case_id) else {
+            return false;
+        };
+        r.replies.push((Utc::now(), reply.to_owned()));
+        r.status = status.to_owned();
+        r.solved = (status == "CLOSED").then(Utc::now);
+        true
+    }
+
     /// Invalidates every issued token: the next API call answers 401.
     pub fn revoke_tokens(&self) {
         self.write().tokens.clear();
@@ -514,6 +548,18 @@ impl SimState {
             created_at: q.created_at,
             last_change: q.last_change,
         }
+    }
+
+    /// Whether the SIM's data use this month (up to "today") reached the account's selected
+    /// monthly data limit.
+    pub(crate) fn monthly_data_limit_reached(&self, inner: &Inner, i: usize) -> bool {
+        let today = self.gen.today;
+        let first = today.with_day(1).unwrap_or(today);
+        let used: u64 = self.usage_range(inner, i, first, today).iter().map(|(_, u)| u.data_umb()).sum();
+        let limit_mb = limit_options("data")
+            .and_then(|o| o.iter().find(|(id, _, _)| *id == inner.limits.data))
+            .and_then(|(_, mb, _)| mb.parse::<u64>().ok());
+        limit_mb.is_some_and(|mb| used >= mb * UMB_PER_MB)
     }
 
     pub(crate) fn top_up_in(&self, inner: &mut Inner, i: usize) {

@@ -154,13 +154,13 @@ pub fn connectivity_v1(sim: &SimRecord) -> Value {
     v
 }
 
-/// v2 `SimsConnectivityDetail`.
-pub fn connectivity_v2(sim: &SimRecord) -> Value {
+/// v2 `SimsConnectivityDetail`; `limit_reached`: the SIM used the account's monthly data limit.
+pub fn connectivity_v2(sim: &SimRecord, limit_reached: bool) -> Value {
     let c = &sim.connectivity;
     let op = &c.operator;
     let mut v = json!({
         "status": {"description": c.state.as_str()},
-        "data_traffic_limit_state": {"description": "NOT_REACHED"},
+        "data_traffic_limit_state": {"description": if limit_reached { "REACHED" } else { "NOT_REACHED" }},
         "location": {
             "iccid": sim.iccid,
             "imsi": sim.imsi,
@@ -443,16 +443,27 @@ pub fn products() -> Value {
 
 /// `Service_request`.
 pub fn service_request(r: &ServiceRequest) -> Value {
-    json!({
+    let mut thread = vec![json!({
+        "communicationDate": ts_z(r.created), "direction": "IN", "id": "1",
+        "originator": r.sender.clone().unwrap_or_else(|| "customer".into()),
+        "subject": r.subject, "text": r.text, "type": "PORTAL",
+    })];
+    thread.extend(r.replies.iter().enumerate().map(|(k, (at, text))| {
+        json!({
+            "communicationDate": ts_z(*at), "direction": "OUT", "id": (k + 2).to_string(),
+            "originator": "1NCE Support", "subject": format!("Re: {}", r.subject), "text": text, "type": "MAIL_OUT",
+        })
+    }));
+    let mut v = json!({
         "caseId": r.case_id,
         "createDate": ts_z(r.created),
         "status": r.status,
         "subject": r.subject,
         "text": r.text,
-        "communications": [{
-            "communicationDate": ts_z(r.created), "direction": "IN", "id": "1",
-            "originator": r.sender.clone().unwrap_or_else(|| "customer".into()),
-            "subject": r.subject, "text": r.text, "type": "PORTAL",
-        }],
-    })
+        "communications": thread,
+    });
+    if let Some(s) = r.solved {
+        v["solvedDate"] = json!(ts_z(s));
+    }
+    v
 }

@@ -317,7 +317,9 @@ impl Client {
             }
             Err(e) => Err(e),
         };
-        let latency_ms = started.elapsed().as_secs_f64() * 1000.0;
+        let latency = started.elapsed().as_secs_f64();
+        let latency_ms = latency * 1000.0;
+        crate::metrics::record_latency(call.template, result.as_ref().map(|r| r.0.as_u16()).ok(), latency);
         let (status, headers, body) = match result {
             Ok(r) => r,
             Err(e) => {

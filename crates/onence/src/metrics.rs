@@ -1,4 +1,6 @@
-//! Call counters (atomics) with a plain snapshot for export (e.g. to Prometheus).
+//! Call counters (atomics) with a plain snapshot for export (e.g. to Prometheus), and the
+//! request latency histogram, recorded through the `metrics` facade (a no-op unless the
+//! application installs a recorder).
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -49,4 +51,14 @@ impl Metrics {
             breaker_opened: g(&self.breaker_opened),
         }
     }
+}
+
+/// Name of the provider request latency histogram (seconds), labelled `endpoint` (the path
+/// template, never a path with identifiers) and `status` (HTTP status, or `error` when no
+/// answer came).
+pub const REQUEST_DURATION: &str = "simfleet_provider_request_duration_seconds";
+
+pub(crate) fn record_latency(template: &'static str, status: Option<u16>, seconds: f64) {
+    let status = status.map(|s| s.to_string()).unwrap_or_else(|| "error".to_owned());
+    ::metrics::histogram!(REQUEST_DURATION, "endpoint" => template, "status" => status).record(seconds);
 }

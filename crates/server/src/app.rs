@@ -15,6 +15,8 @@ pub struct AppConfig {
     pub login_lock: Duration,
     /// Largest request body accepted (imports need more; they have their own limit).
     pub max_body_bytes: usize,
+    /// Mark the dashboard's cookies `Secure` (serve it over HTTPS, e.g. behind a TLS proxy).
+    pub secure_cookies: bool,
 }
 
 impl Default for AppConfig {
@@ -24,6 +26,7 @@ impl Default for AppConfig {
             login_max_failures: 5,
             login_lock: Duration::from_secs(15 * 60),
             max_body_bytes: 2 * 1024 * 1024,
+            secure_cookies: false,
         }
     }
 }

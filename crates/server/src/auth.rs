@@ -55,11 +55,16 @@ fn bearer(parts: &axum::http::HeaderMap) -> Option<String> {
     scheme.eq_ignore_ascii_case("bearer").then(|| token.trim().to_owned())
 }
 
-fn session_cookie(headers: &axum::http::HeaderMap) -> Option<String> {
+/// The value of the cookie `name`, if the request has one.
+pub fn cookie(headers: &axum::http::HeaderMap, name: &str) -> Option<String> {
     headers.get_all(header::COOKIE).iter().filter_map(|v| v.to_str().ok()).flat_map(|v| v.split(';')).find_map(|kv| {
         let (k, v) = kv.trim().split_once('=')?;
-        (k == SESSION_COOKIE).then(|| v.to_owned())
+        (k == name).then(|| v.to_owned())
     })
+}
+
+pub fn session_cookie(headers: &axum::http::HeaderMap) -> Option<String> {
+    cookie(headers, SESSION_COOKIE)
 }
 
 async fn resolve(state: &AppState, token: &str) -> Result<Caller, ApiError> {
@@ -76,15 +81,22 @@ async fn resolve(state: &AppState, token: &str) -> Result<Caller, ApiError> {
 
 /// Resolves the caller, runs the request, and audits it when it tried to change something.
 pub async fn authenticate(State(state): State<AppState>, mut req: Request, next: Next) -> Result<Response, ApiError> {
-    let token = bearer(req.headers()).or_else(|| session_cookie(req.headers()));
+    // The dashboard's cookie authenticates pages and safe API reads only: a cookie is sent by
+    // the browser on its own, so a mutating API call must carry its credential explicitly
+    // (dashboard forms are guarded by CSRF tokens instead, see `web::csrf`).
+    let safe = matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS);
+    let cookie_allowed = safe || !req.uri().path().starts_with("/api/");
+    let token = bearer(req.headers()).or_else(|| session_cookie(req.headers()).filter(|_| cookie_allowed));
     let caller = match token {
         Some(t) => resolve(&state, &t).await?,
         None => Caller::Anonymous,
     };
+    if let (Some(p), Some(user)) = (caller.principal(), req.extensions().get::<crate::observe::RequestUser>()) {
+        user.set(actor_name(p));
+    }
     req.extensions_mut().insert(caller.clone());
 
-    let audited = matches!(*req.method(), Method::POST | Method::PUT | Method::PATCH | Method::DELETE)
-        && req.uri().path().starts_with("/api/");
+    let audited = !safe;
     if !audited {
         return Ok(next.run(req).await);
     }

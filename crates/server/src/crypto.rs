@@ -21,6 +21,8 @@ use sha2::{Digest, Sha256};
 #[derive(Clone)]
 pub struct SecretBox {
     cipher: Aes256Gcm,
+    /// Signs the dashboard's CSRF tokens; derived from the same master key, for another purpose.
+    csrf_key: [u8; 32],
 }
 
 impl std::fmt::Debug for SecretBox {
@@ -34,7 +36,8 @@ const SEAL_VERSION: &str = "v1";
 impl SecretBox {
     pub fn new(master_key: &SecretString) -> Self {
         let key = derive_key(master_key, b"simfleet/sim-secrets/v1");
-        SecretBox { cipher: Aes256Gcm::new_from_slice(&key).expect("32-byte key") }
+        let csrf_key = derive_key(master_key, b"simfleet/csrf/v1");
+        SecretBox { cipher: Aes256Gcm::new_from_slice(&key).expect("32-byte key"), csrf_key }
     }
 
     /// `v1:` + base64(nonce ‖ ciphertext).
@@ -62,6 +65,30 @@ impl SecretBox {
             .decrypt(Nonce::from_slice(nonce), ct)
             .map_err(|_| anyhow!("stored secret cannot be decrypted: was SIMFLEET_SECRET_KEY changed?"))?;
         String::from_utf8(pt).context("stored secret is not UTF-8")
+    }
+}
+
+impl simfleet_sync::SecretOpener for SecretBox {
+    fn open(&self, sealed: &str) -> anyhow::Result<String> {
+        SecretBox::open(self, sealed)
+    }
+}
+
+impl SecretBox {
+    /// The CSRF token of a dashboard session: HMAC-SHA256(CSRF key, session credential), hex.
+    pub fn csrf_token(&self, session: &str) -> String {
+        hex::encode(self.csrf_mac(session).finalize().into_bytes())
+    }
+
+    /// Checks a CSRF token in constant time.
+    pub fn csrf_valid(&self, session: &str, token: &str) -> bool {
+        hex::decode(token.trim()).is_ok_and(|bytes| self.csrf_mac(session).verify_slice(&bytes).is_ok())
+    }
+
+    fn csrf_mac(&self, session: &str) -> Hmac<Sha256> {
+        let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(&self.csrf_key).expect("HMAC takes any key length");
+        mac.update(session.as_bytes());
+        mac
     }
 }
 

@@ -35,6 +35,9 @@ pub struct Problem {
     pub current_status: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub allowed_actions: Option<Vec<String>>,
+    /// For `sim-expired`: the endpoint that extends the SIM (the only change the provider accepts).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub extension_endpoint: Option<String>,
 }
 
 #[derive(Debug)]
@@ -62,6 +65,16 @@ pub enum ApiError {
     },
     PayloadTooLarge,
     Unavailable(String),
+    /// The provider refused or failed a request made on the spot; `slug` names why
+    /// (`sim-expired`, `sim-not-owned`, `invalid-payment-method`, `provider-rejected`,
+    /// `provider-unavailable`).
+    Provider {
+        status: StatusCode,
+        slug: &'static str,
+        title: &'static str,
+        detail: String,
+        field: Option<&'static str>,
+    },
     Internal(anyhow::Error),
 }
 
@@ -86,6 +99,7 @@ impl ApiError {
             TooManyRequests { .. } => (StatusCode::TOO_MANY_REQUESTS, "too-many-requests", "Too many requests"),
             PayloadTooLarge => (StatusCode::PAYLOAD_TOO_LARGE, "payload-too-large", "Request body too large"),
             Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable", "Service unavailable"),
+            Provider { status, slug, title, .. } => (*status, slug, title),
             Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal", "Internal server error"),
         }
     }
@@ -100,6 +114,7 @@ impl ApiError {
             errors: Vec::new(),
             current_status: None,
             allowed_actions: None,
+            extension_endpoint: None,
         };
         use ApiError::*;
         match self {
@@ -125,6 +140,15 @@ impl ApiError {
                 p.allowed_actions = Some(allowed);
             }
             TooManyRequests { detail, .. } => p.detail = detail.clone(),
+            Provider { detail, field, slug, .. } => {
+                p.detail = detail.clone();
+                if let Some(f) = field {
+                    p.errors = vec![FieldError { field: (*f).into(), message: detail.clone() }];
+                }
+                if *slug == "sim-expired" {
+                    p.extension_endpoint = Some("/api/v1/sims/extension".into());
+                }
+            }
             PayloadTooLarge => p.detail = "the request body exceeds the allowed size".into(),
             Internal(_) => p.detail = "an unexpected error occurred; it has been logged".into(),
         }
@@ -168,8 +192,51 @@ impl From<StoreError> for ApiError {
 }
 
 impl From<anyhow::Error> for ApiError {
+    /// Provider and store errors keep their meaning through `anyhow`.
     fn from(e: anyhow::Error) -> Self {
-        ApiError::Internal(e)
+        let e = match e.downcast::<simfleet_sync::onence::Error>() {
+            Ok(provider) => return provider.into(),
+            Err(e) => e,
+        };
+        match e.downcast::<StoreError>() {
+            Ok(store) => store.into(),
+            Err(e) => ApiError::Internal(e),
+        }
+    }
+}
+
+impl From<simfleet_sync::onence::Error> for ApiError {
+    fn from(e: simfleet_sync::onence::Error) -> Self {
+        let detail = format!("the provider answered: {e}");
+        if e.is_transient() {
+            return ApiError::Provider {
+                status: StatusCode::SERVICE_UNAVAILABLE,
+                slug: "provider-unavailable",
+                title: "Provider unavailable",
+                detail,
+                field: None,
+            };
+        }
+        let (status, slug, title, field) = match simfleet_sync::refusal_kind(&e) {
+            "sim-expired" => (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "sim-expired",
+                "SIM expired at the provider: only an extension is possible",
+                None,
+            ),
+            "sim-not-owned" => {
+                (StatusCode::UNPROCESSABLE_ENTITY, "sim-not-owned", "SIM does not belong to the provider account", None)
+            }
+            "invalid-payment-method" => (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "invalid-payment-method",
+                "Payment method refused by the provider",
+                Some("payment_method"),
+            ),
+            "provider-not-found" => (StatusCode::NOT_FOUND, "provider-not-found", "Not found at the provider", None),
+            _ => (StatusCode::UNPROCESSABLE_ENTITY, "provider-rejected", "Refused by the provider", None),
+        };
+        ApiError::Provider { status, slug, title, detail, field }
     }
 }
 

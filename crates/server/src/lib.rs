@@ -1,5 +1,5 @@
 //! simfleet's HTTP layer: the REST API under `/api/v1`, its OpenAPI description,
-//! health endpoints, authentication and the audit log.
+//! health endpoints, authentication and the audit log, and the web dashboard.
 
 pub mod api;
 pub mod app;
@@ -8,18 +8,21 @@ pub mod crypto;
 pub mod error;
 pub mod extract;
 pub mod health;
+pub mod metrics;
+pub mod observe;
+pub mod tls;
+pub mod web;
 
 use crate::app::AppState;
 use crate::error::ApiError;
 use axum::extract::DefaultBodyLimit;
-use axum::http::{HeaderName, Request, StatusCode};
+use axum::http::{HeaderName, StatusCode};
 use axum::middleware;
 use axum::response::IntoResponse;
 use axum::routing::get;
 use axum::Router;
 use std::net::SocketAddr;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
-use tower_http::trace::TraceLayer;
 use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_swagger_ui::SwaggerUi;
@@ -38,8 +41,9 @@ fn api_router() -> OpenApiRouter<AppState> {
     OpenApiRouter::with_openapi(api::ApiDoc::openapi()).nest("/api/v1", api::router())
 }
 
-/// The whole application: API, API reference, health.
+/// The whole application: API, API reference, health, dashboard.
 pub fn router(state: AppState) -> Router {
+    metrics::handle();
     let (api, doc) = api_router().split_for_parts();
     let body_limit = state.config.max_body_bytes;
     let api = api
@@ -54,17 +58,21 @@ pub fn router(state: AppState) -> Router {
     // Serves the document at /api/v1/openapi.json and the (vendored, offline) reference page.
     let docs: Router<AppState> =
         Router::from(SwaggerUi::new("/api/docs").url("/api/v1/openapi.json", doc)).with_state(());
+    // The dashboard at `/`: the same authentication (its cookie) and audit as the API.
+    let web = web::router(state.clone())
+        .layer(middleware::from_fn_with_state(state.clone(), auth::authenticate))
+        .layer(DefaultBodyLimit::max(body_limit));
     Router::new()
         .route("/health/live", get(health::live))
         .route("/health/ready", get(health::ready))
+        .route("/metrics", get(metrics::scrape))
         .merge(docs)
         .merge(api)
+        .merge(web)
         .with_state(state)
+        // Router::layer runs after routing: `observe` sees the route template.
+        .layer(middleware::from_fn(observe::observe))
         .layer(PropagateRequestIdLayer::new(REQUEST_ID))
-        .layer(TraceLayer::new_for_http().make_span_with(|req: &Request<_>| {
-            let id = req.headers().get(&REQUEST_ID).and_then(|v| v.to_str().ok()).unwrap_or("-");
-            tracing::info_span!("request", method = %req.method(), path = %req.uri().path(), request_id = %id)
-        }))
         .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
 }
 

@@ -30,18 +30,25 @@ async fn jobs_run_over_the_api_and_fill_the_sim_views(dialect: Dialect) {
     assert_eq!(status, StatusCode::FORBIDDEN, "viewers do not run jobs");
     let (status, _) = app.call(Method::POST, "/api/v1/jobs/nonsense/run", Some(&app.operator), None).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
-    for job in ["sims", "usage", "quotas", "connectivity", "outbox"] {
-        let (status, res) = app.call(Method::POST, &format!("/api/v1/jobs/{job}/run"), Some(&app.operator), None).await;
+    for job in ["sims", "usage", "quotas", "connectivity", "events", "outbox", "sms", "alerts", "notify"] {
+        // `alerts` also runs by itself after each data sync: wait while that run is busy.
+        let (status, res) = loop {
+            let r = app.call(Method::POST, &format!("/api/v1/jobs/{job}/run"), Some(&app.operator), None).await;
+            if r.0 != StatusCode::CONFLICT {
+                break r;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        };
         assert_eq!(status, StatusCode::ACCEPTED, "{res}");
         let run = wait_for_run(&app, job, 0).await;
         assert_eq!(run["status"], "success", "{run}");
-        if job != "outbox" {
+        if !["outbox", "alerts", "notify"].contains(&job) {
             assert!(run["items_ok"].as_i64().unwrap() >= 40, "{run}");
         }
     }
     let (_, jobs) = app.get("/api/v1/jobs", &app.viewer).await;
     assert_eq!(jobs["provider_configured"], true);
-    assert_eq!(jobs["items"].as_array().unwrap().len(), 5);
+    assert_eq!(jobs["items"].as_array().unwrap().len(), 9);
     assert!(jobs["items"].as_array().unwrap().iter().all(|j| j["last_run"]["status"] == "success"));
 
     let record = &sim.state().sims()[0];
@@ -86,6 +93,11 @@ async fn jobs_run_over_the_api_and_fill_the_sim_views(dialect: Dialect) {
     let (status, conn) = app.get(&format!("/api/v1/sims/{iccid}/connectivity"), &app.viewer).await;
     assert_eq!(status, StatusCode::OK, "{conn}");
     assert!(conn["status"].is_string());
+    let (status, events) =
+        app.get(&format!("/api/v1/sims/{iccid}/network-events?limit=5&count=true"), &app.viewer).await;
+    assert_eq!(status, StatusCode::OK, "{events}");
+    assert_eq!(events["items"].as_array().unwrap().len(), 5.min(events["total"].as_u64().unwrap() as usize));
+    assert!(events["items"][0]["event_type"].is_string(), "{events}");
     let (_, sim_view) = app.get(&format!("/api/v1/sims/{iccid}"), &app.viewer).await;
     assert_eq!(sim_view["provider"], "1nce");
 

@@ -1,19 +1,30 @@
 //! The `simfleet` binary: one command line for the server and its chores.
 
 mod config;
+mod demo;
 mod sync_cmd;
 
 use anyhow::{bail, Context};
 use clap::{Parser, Subcommand, ValueEnum};
-use config::Config;
+use config::{Config, LogFormat};
 use simfleet_domain::Role;
 use simfleet_server::crypto::{hash_password, SecretBox};
 use simfleet_store::Store;
 use std::io::{BufRead, IsTerminal};
 use std::process::ExitCode;
 
+/// Variables read from the environment that have no flag (secrets stay out of `ps`).
+const ENV_HELP: &str = "Also read from the environment (or the --config file):
+  SIMFLEET_SECRET_KEY    key sealing PIN/PUK and other stored secrets (generated into the data dir when unset)
+  ONENCE_API_URL         1NCE Management API base URL
+  ONENCE_CLIENT_ID       1NCE API user; with ONENCE_CLIENT_SECRET enables the sync jobs
+  ONENCE_CLIENT_SECRET
+  SIMFLEET_SYNC_INTERVAL_<JOB>   seconds between runs of a job; JOB is one of SIMS, USAGE,
+                         QUOTAS, CONNECTIVITY, EVENTS, SMS, OUTBOX, ALERTS, NOTIFY
+`simfleet config check` prints the effective configuration with secrets masked.";
+
 #[derive(Debug, Parser)]
-#[command(name = "simfleet", version, about = "Self-hosted IoT SIM management", propagate_version = true)]
+#[command(name = "simfleet", version, about = "Self-hosted IoT SIM management", propagate_version = true, after_help = ENV_HELP)]
 struct Cli {
     #[command(flatten)]
     config: config::Args,
@@ -25,13 +36,25 @@ struct Cli {
 enum Command {
     /// Run the server: REST API, API reference and health endpoints.
     Serve,
+    /// Try simfleet: a simulated 1NCE account with a realistic fleet, a first sync, an admin
+    /// (password printed once) and the server, with data in --data-dir (default ./simfleet-demo).
+    Demo {
+        /// SIMs in the simulated 1NCE account.
+        #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(u32).range(1..=200_000))]
+        sims: u32,
+    },
     /// Apply database migrations and exit.
     Migrate,
     /// Run sync jobs once against the provider and exit (needs ONENCE_CLIENT_ID/SECRET).
     Sync {
-        /// Which job; `all` runs sims, usage, quotas, connectivity and outbox in that order.
-        #[arg(long, default_value = "all", value_parser = ["sims", "usage", "quotas", "connectivity", "outbox", "all"])]
+        /// Which job; `all` runs sims, usage, quotas, connectivity, events, outbox, sms, alerts and notify in that order.
+        #[arg(long, default_value = "all", value_parser = ["sims", "usage", "quotas", "connectivity", "events", "outbox", "sms", "alerts", "notify", "all"])]
         job: String,
+    },
+    /// Inspect the configuration.
+    Config {
+        #[command(subcommand)]
+        command: ConfigCommand,
     },
     /// Manage users.
     User {
@@ -73,6 +96,13 @@ enum Command {
     },
 }
 
+#[derive(Debug, Subcommand)]
+enum ConfigCommand {
+    /// Validate the configuration (file, environment, flags) and print the effective values
+    /// as TOML with secrets masked. Exits with 2 and one message per wrong value otherwise.
+    Check,
+}
+
 #[derive(Debug, Clone, Copy, ValueEnum)]
 enum ExportFormat {
     Csv,
@@ -112,7 +142,20 @@ impl From<RoleArg> for Role {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    init_tracing();
+    let data_dir = cli.config.data_dir();
+    let config = match Config::load(cli.config) {
+        Ok(config) => config,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    if let Command::Config { command: ConfigCommand::Check } = cli.command {
+        print!("{}", config.describe());
+        eprintln!("configuration is valid");
+        return ExitCode::SUCCESS;
+    }
+    init_tracing(&config);
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(rt) => rt,
         Err(e) => {
@@ -120,7 +163,11 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(run(cli)) {
+    let result = runtime.block_on(run(cli.command, config, data_dir));
+    // Jobs started over the API are not waited for: their transactions roll back, their
+    // leases expire. Do not let them hold the process.
+    runtime.shutdown_timeout(std::time::Duration::from_secs(1));
+    match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e:#}");
@@ -129,10 +176,13 @@ fn main() -> ExitCode {
     }
 }
 
-fn init_tracing() {
-    let filter = tracing_subscriber::EnvFilter::try_from_env("SIMFLEET_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn,tower_http=info"));
-    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
+fn init_tracing(config: &Config) {
+    let filter = tracing_subscriber::EnvFilter::builder().parse_lossy(&config.log);
+    let fmt = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    match config.log_format {
+        LogFormat::Json => fmt.json().flatten_event(true).with_current_span(false).with_span_list(true).init(),
+        LogFormat::Pretty => fmt.init(),
+    }
 }
 
 async fn open_store(config: &Config) -> anyhow::Result<Store> {
@@ -143,10 +193,11 @@ async fn open_store(config: &Config) -> anyhow::Result<Store> {
     Ok(store)
 }
 
-async fn run(cli: Cli) -> anyhow::Result<()> {
-    let config = Config::load(cli.config)?;
-    match cli.command {
+async fn run(command: Command, config: Config, data_dir: Option<std::path::PathBuf>) -> anyhow::Result<()> {
+    match command {
         Command::Serve => serve(config).await,
+        Command::Demo { sims } => demo::run(config, sims as usize, data_dir).await,
+        Command::Config { command: ConfigCommand::Check } => Ok(()),
         Command::Sync { job } => {
             let store = open_store(&config).await?;
             sync_cmd::run_once(&config, &store, &job).await
@@ -182,6 +233,14 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
 }
 
 async fn serve(config: Config) -> anyhow::Result<()> {
+    let listener = tokio::net::TcpListener::bind(&config.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", config.listen))?;
+    serve_on(config, listener).await
+}
+
+/// Serves on an already bound listener until SIGTERM or Ctrl-C.
+async fn serve_on(config: Config, listener: tokio::net::TcpListener) -> anyhow::Result<()> {
     let store = open_store(&config).await?;
     let secret_key = config.secret_key()?;
     let runner = sync_cmd::runner(&config, &store)?;
@@ -194,26 +253,60 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         )?,
         None => simfleet_server::App::new(store.clone(), SecretBox::new(&secret_key), config.app_config())?,
     };
-    let listener = tokio::net::TcpListener::bind(&config.listen)
-        .await
-        .with_context(|| format!("cannot listen on {}", config.listen))?;
+    // TLS files are read before serving, so that a bad certificate fails the start at once.
+    let tls = match &config.tls {
+        Some(files) => Some(simfleet_server::tls::load_config(&files.cert, &files.key)?),
+        None => None,
+    };
     let addr = listener.local_addr()?;
     if store.count_users().await? == 0 {
         tracing::warn!("no users yet: create one with `simfleet user create --username admin --role admin`");
     }
-    tracing::info!(%addr, database = %config.database_url_for_display(), "simfleet is serving on http://{addr}");
-    let (stop_jobs, jobs_stopped) = tokio::sync::oneshot::channel::<()>();
-    match runner {
+    let scheme = if tls.is_some() { "https" } else { "http" };
+    tracing::info!(%addr, database = %config.database_url_for_display(), "simfleet is serving on {scheme}://{addr}");
+
+    // One signal, watched by the server (stop accepting, drain) and the scheduler (no new runs).
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    tokio::spawn(async move {
+        shutdown_signal().await;
+        let _ = stop.send(true);
+    });
+    let until_stopped = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
+        let _ = rx.wait_for(|s| *s).await;
+    };
+    let scheduler = match runner {
         Some(r) => {
             tracing::info!("provider configured: sync jobs scheduled");
-            tokio::spawn(r.schedule(async move {
-                let _ = jobs_stopped.await;
-            }));
+            Some(tokio::spawn(r.schedule(until_stopped(stopped.clone()))))
         }
-        None => tracing::info!("no provider configured (ONENCE_CLIENT_ID/SECRET): running as a pure inventory"),
+        None => {
+            tracing::info!("no provider configured (ONENCE_CLIENT_ID/SECRET): running as a pure inventory");
+            None
+        }
+    };
+    let router = simfleet_server::router(app);
+    let server = async {
+        match tls {
+            Some(tls) => simfleet_server::tls::serve(listener, router, tls, until_stopped(stopped.clone())).await,
+            None => simfleet_server::serve(listener, router, until_stopped(stopped.clone())).await,
+        }
+    };
+    let deadline = async {
+        until_stopped(stopped.clone()).await;
+        tokio::time::sleep(config.shutdown_timeout).await;
+    };
+    tokio::select! {
+        r = server => r?,
+        _ = deadline => tracing::warn!(timeout_s = config.shutdown_timeout.as_secs(), "requests still in flight at the shutdown timeout; closing them"),
     }
-    simfleet_server::serve(listener, simfleet_server::router(app), shutdown_signal()).await?;
-    let _ = stop_jobs.send(());
+    if let Some(scheduler) = scheduler {
+        tracing::info!("waiting for running jobs to finish");
+        if tokio::time::timeout(config.shutdown_timeout, scheduler).await.is_err() {
+            tracing::warn!(
+                "jobs still running at the shutdown timeout: their runs stay `running` until their lease expires"
+            );
+        }
+    }
     store.close().await;
     tracing::info!("stopped");
     Ok(())

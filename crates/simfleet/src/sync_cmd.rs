@@ -22,15 +22,18 @@ pub fn runner(config: &Config, store: &Store) -> anyhow::Result<Option<Arc<Runne
         .iter()
         .filter_map(|(name, secs)| Job::parse(name).map(|j| (j, Duration::from_secs(*secs))))
         .collect();
-    Ok(Some(Runner::new(Syncer::new(store.clone(), client, SyncConfig::default()), intervals)))
+    let secrets = Arc::new(simfleet_server::crypto::SecretBox::new(&config.secret_key()?));
+    let syncer = Syncer::new(store.clone(), client, SyncConfig::default()).with_secrets(secrets);
+    Ok(Some(Runner::new(syncer, intervals)))
 }
 
 /// `simfleet sync --job NAME|all`: runs the jobs once, in dependency order.
 pub async fn run_once(config: &Config, store: &Store, job: &str) -> anyhow::Result<()> {
     let jobs: Vec<Job> = match job {
         "all" => Job::ALL.to_vec(),
-        name => vec![Job::parse(name)
-            .with_context(|| format!("unknown job {name:?}: use sims, usage, quotas, connectivity, outbox or all"))?],
+        name => vec![Job::parse(name).with_context(|| {
+            format!("unknown job {name:?}: use sims, usage, quotas, connectivity, events, outbox, sms, alerts, notify or all")
+        })?],
     };
     let Some(runner) = runner(config, store)? else {
         bail!("no provider configured: set ONENCE_CLIENT_ID and ONENCE_CLIENT_SECRET (and ONENCE_API_URL for a simulator)");

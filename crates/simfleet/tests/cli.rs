@@ -79,7 +79,7 @@ fn migrate_and_create_users() {
 fn bad_configuration_is_explained() {
     let dir = tempfile::tempdir().unwrap();
     let out = simfleet(&dir).env("SIMFLEET_DATABASE_URL", "mysql://x").arg("migrate").output().unwrap();
-    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(out.status.code(), Some(2), "a wrong configuration value is a usage error");
     assert!(String::from_utf8_lossy(&out.stderr).contains("sqlite:// or postgres://"));
 }
 

@@ -173,7 +173,7 @@ impl Store {
             Db::Sqlite { write, .. } => SQLITE_MIGRATIONS.run(write).await?,
             Db::Postgres(pool) => POSTGRES_MIGRATIONS.run(pool).await?,
         }
-        Ok(())
+        self.seed_alert_rules().await
     }
 
     /// True when the database answers and every migration this build knows is applied.

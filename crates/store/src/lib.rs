@@ -10,6 +10,7 @@
 //! transactions queue in-process instead of failing with `SQLITE_BUSY`.
 
 mod activation_codes;
+mod alerts;
 mod audit;
 mod customers;
 mod db;
@@ -18,29 +19,44 @@ mod events;
 mod imports;
 mod lifecycle;
 pub mod model;
+mod network_events;
+mod notify;
+mod ops;
+mod orders;
 mod outbox;
 mod paging;
 mod provider;
 mod rollups;
 mod sims;
+mod sms;
 mod sql;
 mod stats;
+mod support;
 mod tariffs;
 #[cfg(feature = "testing")]
 pub mod testing;
 mod users;
 
+pub use alerts::{
+    Alert, AlertFilter, AlertMute, AlertRule, Anomaly, EvaluationOutcome, RuleUpdate, SimAtRisk, SYSTEM_ACTOR,
+};
 pub use audit::AuditFilter;
 pub use db::{Dialect, Store, StoreOptions, Tx};
 pub use error::{RuleViolation, StoreError, StoreResult};
 pub use imports::{Import, ImportIssue, ImportRow, ImportStatus, NewImport, SecretsEqual};
 pub use lifecycle::ActionRequest;
 pub use model::*;
-pub use outbox::{OutboxItem, ProviderAction};
+pub use network_events::{NetworkEvent, NewNetworkEvent};
+pub use notify::{ChannelInput, Delivery, NotificationChannel, PendingNotification};
+pub use ops::{OutboxBacklog, PoolUsage};
+pub use orders::{OrderFilter, OrderRow, ProductRow, ProviderOrder};
+pub use outbox::{Applied, OutboxItem, ProviderAction, SmsDraft};
 pub use provider::{Connectivity, DailyUsage, JobRun, ProviderRef, ProviderSim, Quota, SimSyncOutcome};
 pub use rollups::{FleetDay, TopConsumer};
+pub use sms::{ProviderSms, SmsFilter, SmsRow};
 pub use sql::Cursor;
 pub use stats::bucket_start;
+pub use support::{ProviderTicket, TicketRow};
 
 /// The current time, truncated to microseconds: the precision both engines keep, so a
 /// timestamp read back compares equal to the one written.

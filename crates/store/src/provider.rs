@@ -541,6 +541,25 @@ impl Store {
         Ok(got.as_deref() == Some(holder))
     }
 
+    /// Who holds the lease on `job`, if anyone (expired or not).
+    pub async fn job_lease_holder(&self, job: &str) -> StoreResult<Option<String>> {
+        Ok(with_db!(self, c => sqlx::query_scalar("SELECT holder FROM job_leases WHERE job = $1")
+            .bind(job)
+            .fetch_optional(c)
+            .await)?)
+    }
+
+    /// Marks runs of `job` still `running` as failed: called by the lease holder, so no such
+    /// run can be alive (its process ended without finishing it). Returns how many.
+    pub async fn abandon_running_job_runs(&self, job: &str) -> StoreResult<u64> {
+        let note = r#"[{"item":"job","message":"abandoned: the process running it ended before it finished"}]"#;
+        self.write(Sql::with(
+            "UPDATE job_runs SET status = 'failed', finished_at = $1, errors = $2 WHERE job = $3 AND status = 'running'",
+            vec![crate::now().into(), note.into(), job.into()],
+        ))
+        .await
+    }
+
     pub async fn release_job_lease(&self, job: &str, holder: &str) -> StoreResult<()> {
         self.write(Sql::with("DELETE FROM job_leases WHERE job = $1 AND holder = $2", vec![job.into(), holder.into()]))
             .await?;

@@ -256,6 +256,37 @@ impl Store {
         Ok(ids.len() as u64)
     }
 
+    /// Adds `tag` to every listed SIM (keeping their other tags), in one transaction; each
+    /// SIM that did not have it gets an `UPDATED` event. Returns the SIMs that gained it.
+    pub async fn add_tag_to_sims(&self, iccids: &[String], tag: &str, actor: &str) -> StoreResult<u64> {
+        let mut tx = self.begin().await?;
+        let ids = ids_for_iccids(&mut tx, iccids).await?;
+        let mut sql = Sql::new("SELECT sim_id FROM sim_tags WHERE ");
+        let t = sql.arg(tag);
+        let list: Vec<String> = ids.iter().map(|id| sql.arg(*id)).collect();
+        sql.push(&format!(
+            "tag = {t} AND sim_id IN ({})",
+            if list.is_empty() { "NULL".into() } else { list.join(", ") }
+        ));
+        let text = sql.text_for(tx.dialect());
+        let tagged: Vec<i64> =
+            with_tx!(&mut tx, c => bind_args!(sqlx::query_scalar(&text), &sql.args).fetch_all(&mut *c).await)?;
+        let new: Vec<i64> = ids.into_iter().filter(|id| !tagged.contains(id)).collect();
+        insert_tags(&mut tx, &new.iter().map(|id| (*id, tag.to_owned())).collect::<Vec<_>>()).await?;
+        let note = format!("tag {tag} added");
+        insert_events_for(&mut tx, &new, EventKind::Updated, Some(&note), actor, crate::now()).await?;
+        if !new.is_empty() {
+            let mut sql = Sql::new("UPDATE sims SET updated_at = ");
+            let now = sql.arg(crate::now());
+            let list: Vec<String> = new.iter().map(|id| sql.arg(*id)).collect();
+            sql.push(&format!("{now} WHERE id IN ({})", list.join(", ")));
+            let text = sql.text_for(tx.dialect());
+            with_tx!(&mut tx, c => bind_args!(sqlx::query(&text), &sql.args).execute(&mut *c).await.map(|r| r.rows_affected()))?;
+        }
+        tx.commit().await?;
+        Ok(new.len() as u64)
+    }
+
     /// Event history of one SIM, newest first.
     pub async fn sim_events(&self, iccid: &str, page: PageRequest<'_>) -> StoreResult<Page<SimEvent>> {
         let sim = self.get_sim(iccid).await?;

@@ -31,6 +31,17 @@ impl Store {
             .collect())
     }
 
+    /// SIMs in use (ACTIVE) whose data quota has less than `percent` % of its volume left.
+    pub async fn sims_low_on_data(&self, percent: i64) -> StoreResult<i64> {
+        Ok(with_db!(self, c => sqlx::query_scalar(
+            "SELECT COUNT(*) FROM sim_quotas q JOIN sims s ON s.id = q.sim_id \
+             WHERE q.kind = 'data' AND q.total > 0 AND q.remaining * 100 < q.total * $1 AND s.status = 'ACTIVE'",
+        )
+        .bind(percent)
+        .fetch_one(c)
+        .await)?)
+    }
+
     /// Activations per day, week (from Monday) or month in `[from, to]` (UTC days), with
     /// empty periods included so that a chart shows gaps as zeros.
     pub async fn activations_over_time(

@@ -56,6 +56,16 @@ impl TestDb {
         }
     }
 
+    /// Closes the store and opens a new one on the same database (and runs the migrations
+    /// again, as a restarted process does): what a new process would see.
+    pub async fn reopen(mut self) -> TestDb {
+        self.store.close().await;
+        let store = Store::connect(&self.url, &self.options).await.expect("reopen the database");
+        store.migrate().await.expect("migrate again");
+        self.store = store;
+        self
+    }
+
     /// Drops the PostgreSQL schema (the SQLite file goes with the temp dir).
     pub async fn cleanup(self) {
         self.store.close().await;

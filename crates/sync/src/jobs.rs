@@ -1,13 +1,16 @@
+use crate::notify::{Notifier, SecretOpener};
+use anyhow::Context;
 use chrono::{Datelike, Days, NaiveDate, Utc};
 use futures::StreamExt;
 use onence::models::{
-    Connectivity as ProviderConnectivity, Quota as ProviderQuota, Sim as ProviderSimRecord,
-    SimStatus as ProviderStatus, SimUpdate,
+    AutoTopupRequest, Connectivity as ProviderConnectivity, PaymentMethod, Quota as ProviderQuota,
+    Sim as ProviderSimRecord, SimExtensionRequest, SimStatus as ProviderStatus, SimTransfer, SimUpdate, SmsMessage,
 };
 use serde::Serialize;
 use serde_json::json;
 use simfleet_domain::{Iccid, Provider};
-use simfleet_store::{Connectivity, DailyUsage, ProviderRef, ProviderSim, Quota, Store};
+use simfleet_store::{Applied, Connectivity, DailyUsage, NewNetworkEvent, ProviderRef, ProviderSim, Quota, Store};
+use std::sync::Arc;
 use std::time::Duration;
 
 /// The jobs, named as in `simfleet sync --job NAME` and `POST /api/v1/jobs/{NAME}/run`.
@@ -18,12 +21,30 @@ pub enum Job {
     Usage,
     Quotas,
     Connectivity,
-    /// Delivers queued provider actions (enable/disable, label).
+    /// Network events (attach, PDP context, location updates …), incrementally.
+    Events,
+    /// Delivers queued provider actions (enable/disable, label, top-up, SMS, reset, …).
     Outbox,
+    /// Mirrors each SIM's MO/MT SMS with their delivery status.
+    Sms,
+    /// Evaluates the alert rules over the whole fleet (also after each data sync).
+    Alerts,
+    /// Delivers queued alert notifications (e-mail, webhooks).
+    Notify,
 }
 
 impl Job {
-    pub const ALL: [Job; 5] = [Job::Sims, Job::Usage, Job::Quotas, Job::Connectivity, Job::Outbox];
+    pub const ALL: [Job; 9] = [
+        Job::Sims,
+        Job::Usage,
+        Job::Quotas,
+        Job::Connectivity,
+        Job::Events,
+        Job::Outbox,
+        Job::Sms,
+        Job::Alerts,
+        Job::Notify,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -31,12 +52,21 @@ impl Job {
             Job::Usage => "usage",
             Job::Quotas => "quotas",
             Job::Connectivity => "connectivity",
+            Job::Events => "events",
             Job::Outbox => "outbox",
+            Job::Sms => "sms",
+            Job::Alerts => "alerts",
+            Job::Notify => "notify",
         }
     }
 
     pub fn parse(s: &str) -> Option<Job> {
         Job::ALL.into_iter().find(|j| j.as_str() == s)
+    }
+
+    /// Jobs that bring provider data in, after which the alert rules are evaluated again.
+    pub fn feeds_alerts(self) -> bool {
+        matches!(self, Job::Sims | Job::Usage | Job::Quotas | Job::Connectivity)
     }
 }
 
@@ -56,6 +86,8 @@ pub struct SyncConfig {
     pub outbox_backoff: Duration,
     /// Attempts before a provider action that keeps failing transiently is given up.
     pub outbox_max_attempts: i32,
+    /// Pages of network events read per SIM and run (newest first): bounds the first sync.
+    pub events_max_pages: u32,
 }
 
 impl Default for SyncConfig {
@@ -68,13 +100,35 @@ impl Default for SyncConfig {
             instance: default_instance(),
             outbox_backoff: Duration::from_secs(5),
             outbox_max_attempts: 12,
+            events_max_pages: 5,
         }
     }
 }
 
+/// `HOST:PID`: unique among instances sharing a database, and telling whether an instance
+/// ran on this host.
 fn default_instance() -> String {
-    let host = std::env::var("HOSTNAME").unwrap_or_else(|_| "simfleet".into());
-    format!("{host}:{}", std::process::id())
+    format!("{}:{}", host_name(), std::process::id())
+}
+
+fn host_name() -> String {
+    std::env::var("HOSTNAME")
+        .ok()
+        .or_else(|| std::fs::read_to_string("/proc/sys/kernel/hostname").ok())
+        .map(|h| h.trim().to_owned())
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "simfleet".into())
+}
+
+/// True for an instance name of this host whose process no longer exists (Linux: no
+/// `/proc/PID`). Anything else, another host's instance included, counts as alive.
+pub(crate) fn is_dead_local_instance(instance: &str) -> bool {
+    let Some((host, pid)) = instance.rsplit_once(':') else { return false };
+    let Ok(pid) = pid.parse::<u32>() else { return false };
+    host == host_name()
+        && pid != std::process::id()
+        && std::path::Path::new("/proc/self").exists()
+        && !std::path::Path::new(&format!("/proc/{pid}")).exists()
 }
 
 /// What a job run did.
@@ -103,15 +157,44 @@ pub struct Syncer {
     store: Store,
     client: onence::Client,
     config: SyncConfig,
+    notifier: Notifier,
 }
 
 impl Syncer {
     pub fn new(store: Store, client: onence::Client, config: SyncConfig) -> Self {
-        Syncer { store, client, config }
+        let notifier = Notifier::new(store.clone(), None);
+        Syncer { store, client, config, notifier }
+    }
+
+    /// Lets the notification job open channel secrets (SMTP passwords, webhook secrets).
+    pub fn with_secrets(mut self, secrets: Arc<dyn SecretOpener>) -> Self {
+        let mut notifier = Notifier::new(self.store.clone(), Some(secrets));
+        (notifier.backoff, notifier.max_attempts) = (self.notifier.backoff, self.notifier.max_attempts);
+        self.notifier = notifier;
+        self
+    }
+
+    pub fn notifier(&self) -> &Notifier {
+        &self.notifier
+    }
+
+    /// Changes the first retry delay of notifications (tests use a short one).
+    pub fn with_notify_backoff(mut self, backoff: Duration) -> Self {
+        self.notifier.backoff = backoff;
+        self
     }
 
     pub fn store(&self) -> &Store {
         &self.store
+    }
+
+    /// The provider's API, for calls the HTTP layer makes on the spot.
+    pub fn client(&self) -> &onence::Client {
+        &self.client
+    }
+
+    pub(crate) fn concurrency(&self) -> usize {
+        self.config.concurrency
     }
 
     /// This process's name in job runs and leases.
@@ -122,12 +205,17 @@ impl Syncer {
     /// Runs one job and records it as a job run.
     pub async fn run(&self, job: Job) -> anyhow::Result<JobOutcome> {
         let run_id = self.store.start_job_run(job.as_str(), &self.config.instance).await?;
+        let started = std::time::Instant::now();
         let result = match job {
             Job::Sims => self.sync_sims().await,
             Job::Usage => self.sync_usage().await,
             Job::Quotas => self.sync_quotas().await,
             Job::Connectivity => self.sync_connectivity().await,
+            Job::Events => self.sync_network_events().await,
             Job::Outbox => self.deliver_outbox().await,
+            Job::Sms => self.sync_sms().await,
+            Job::Alerts => self.evaluate_alerts().await,
+            Job::Notify => self.deliver_notifications().await,
         };
         let (status, tally) = match result {
             Ok(t) if t.errors.is_empty() => ("success", t),
@@ -140,6 +228,7 @@ impl Syncer {
         };
         let failed = tally.errors.len() as i64;
         self.store.finish_job_run(run_id, status, tally.ok, failed, &serde_json::Value::Array(tally.errors)).await?;
+        crate::metrics::record_run(job, status, started.elapsed(), tally.ok, failed);
         tracing::info!(job = job.as_str(), status, ok = tally.ok, failed, "sync job finished");
         Ok(JobOutcome { run_id, job, status, items_ok: tally.ok, items_failed: failed })
     }
@@ -246,6 +335,25 @@ impl Syncer {
         Ok(tally)
     }
 
+    async fn sync_sms(&self) -> anyhow::Result<Tally> {
+        let refs = self.store.provider_refs(Provider::OneNce).await?;
+        let (ok, errors) = self.sync_sms_of(refs).await?;
+        let mut tally = Tally { ok, ..Tally::default() };
+        for (iccid, e) in errors {
+            tally.fail(&iccid, e);
+        }
+        Ok(tally)
+    }
+
+    /// Re-reads one SIM's quotas, e.g. after a top-up the provider confirmed.
+    pub async fn refresh_quotas_of(&self, r: &ProviderRef) -> anyhow::Result<()> {
+        let now = simfleet_store::now();
+        let data = quota("data", &self.client.get_data_quota(&r.provider_ref).await?, now)?;
+        let sms = quota("sms", &self.client.get_sms_quota(&r.provider_ref).await?, now)?;
+        self.store.upsert_quotas(&[(r.sim_id, data), (r.sim_id, sms)]).await?;
+        Ok(())
+    }
+
     async fn sync_connectivity(&self) -> anyhow::Result<Tally> {
         let refs = self.store.provider_refs(Provider::OneNce).await?;
         let now = simfleet_store::now();
@@ -275,7 +383,114 @@ impl Syncer {
     }
 }
 
+/// Network events per page: the API's maximum is 1,000; most runs need only the first page.
+const EVENTS_PAGE_SIZE: u32 = 100;
+
 impl Syncer {
+    /// Per SIM, newest first, down to the newest event already stored (or `events_max_pages`
+    /// pages on the first run); stored events are skipped, so overlapping reads are harmless.
+    /// Events past the usage retention are pruned.
+    async fn sync_network_events(&self) -> anyhow::Result<Tally> {
+        let refs = self.store.provider_refs(Provider::OneNce).await?;
+        let last = self.store.last_network_event_times().await?;
+        let mut tally = Tally::default();
+        for chunk in refs.chunks(500) {
+            let fetched: Vec<_> = futures::stream::iter(chunk.iter().cloned().map(|r| {
+                let since = last.get(&r.sim_id).copied();
+                let client = self.client.clone();
+                let max_pages = self.config.events_max_pages;
+                async move {
+                    let events = events_since(&client, &r, since, max_pages).await;
+                    (r, events)
+                }
+            }))
+            .buffer_unordered(self.config.concurrency)
+            .collect()
+            .await;
+            let mut batch = Vec::new();
+            for (r, events) in fetched {
+                match events {
+                    Ok(mut events) => {
+                        tally.ok += 1;
+                        events.reverse();
+                        batch.extend(events);
+                    }
+                    Err(e) => tally.fail(&r.iccid, format!("{e:#}")),
+                }
+            }
+            self.store.insert_network_events(&batch).await?;
+        }
+        let cutoff = Utc::now() - chrono::TimeDelta::days(self.config.usage_retention_days as i64);
+        self.store.prune_network_events(cutoff).await?;
+        Ok(tally)
+    }
+}
+
+/// A SIM's events newer than `since`, newest first.
+async fn events_since(
+    client: &onence::Client,
+    sim: &ProviderRef,
+    since: Option<chrono::DateTime<Utc>>,
+    max_pages: u32,
+) -> anyhow::Result<Vec<NewNetworkEvent>> {
+    let mut events = Vec::new();
+    for page in 1..=max_pages {
+        let answer =
+            client.list_events(&sim.provider_ref, Some(page), Some(EVENTS_PAGE_SIZE), Some("-timestamp")).await?;
+        let count = answer.items.len();
+        for e in answer.items {
+            let event = network_event(sim.sim_id, &e)?;
+            if since.is_some_and(|s| event.occurred_at < s) {
+                return Ok(events);
+            }
+            events.push(event);
+        }
+        let last_page = answer.total_pages.is_some_and(|t| page >= t);
+        if count < EVENTS_PAGE_SIZE as usize || last_page {
+            break;
+        }
+    }
+    Ok(events)
+}
+
+fn network_event(sim_id: i64, e: &onence::models::SimEvent) -> anyhow::Result<NewNetworkEvent> {
+    let raw = e.timestamp.as_deref().context("a network event without a timestamp")?;
+    let occurred_at = chrono::DateTime::parse_from_str(raw, "%Y-%m-%dT%H:%M:%S%.f%z")
+        .or_else(|_| chrono::DateTime::parse_from_rfc3339(raw))
+        .with_context(|| format!("unreadable event timestamp {raw:?}"))?
+        .with_timezone(&Utc);
+    Ok(NewNetworkEvent {
+        sim_id,
+        occurred_at,
+        event_type: e.event_type.clone().unwrap_or_else(|| "Unknown".into()),
+        severity: e.event_severity.clone(),
+        alert: e.alert.unwrap_or(false),
+        country: e.country.clone(),
+        operator: e.operator.clone(),
+        mcc: e.mcc.clone(),
+        mnc: e.mnc.clone(),
+        imei: e.imei.clone(),
+        imsi: e.imsi.clone(),
+    })
+}
+
+impl Syncer {
+    /// One set-based pass of every rule over the fleet.
+    async fn evaluate_alerts(&self) -> anyhow::Result<Tally> {
+        let outcome = self.store.evaluate_alerts(simfleet_store::now()).await?;
+        tracing::info!(?outcome, "alert rules evaluated");
+        Ok(Tally { ok: outcome.opened as i64 + outcome.resolved as i64, errors: Vec::new() })
+    }
+
+    async fn deliver_notifications(&self) -> anyhow::Result<Tally> {
+        let report = self.notifier.deliver_due().await?;
+        let mut tally = Tally { ok: report.delivered, errors: Vec::new() };
+        for (channel, message) in report.errors {
+            tally.fail(&channel, format!("will retry: {message}"));
+        }
+        Ok(tally)
+    }
+
     /// Delivers due provider actions, SIMs concurrently, each SIM's actions in order. A
     /// refusal (4xx) fails the action at once and records it in the SIM's history; an outage
     /// (5xx, timeout, 429, open breaker) leaves it pending with exponential backoff.
@@ -286,12 +501,9 @@ impl Syncer {
             if items.is_empty() {
                 return Ok(tally);
             }
-            let results: Vec<_> = futures::stream::iter(items.into_iter().map(|item| {
-                let client = self.client.clone();
-                async move {
-                    let result = deliver(&client, &item).await;
-                    (item, result)
-                }
+            let results: Vec<_> = futures::stream::iter(items.into_iter().map(|item| async move {
+                let result = self.deliver(&item).await;
+                (item, result)
             }))
             .buffer_unordered(self.config.concurrency)
             .collect()
@@ -299,13 +511,15 @@ impl Syncer {
             let mut progressed = false;
             for (item, result) in results {
                 match result {
-                    Ok(provider_status) => {
-                        self.store.complete_outbox(&item, provider_status.as_deref()).await?;
+                    Ok(applied) => {
+                        self.store.complete_outbox_with(&item, applied).await?;
+                        self.after_delivery(&item).await;
                         tally.ok += 1;
                         progressed = true;
                     }
-                    Err(Delivery::Refused(msg)) => {
-                        self.store.fail_outbox(&item, &msg, "sync").await?;
+                    Err(Delivery::Refused { message, kind }) => {
+                        let msg = refusal_note(&item.action, kind, &message);
+                        self.store.fail_outbox_with(&item, &msg, Some(kind), "sync").await?;
                         tally.fail(&item.iccid, msg);
                         progressed = true;
                     }
@@ -333,18 +547,214 @@ impl Syncer {
 }
 
 enum Delivery {
-    /// The provider refused: retrying cannot help.
-    Refused(String),
+    /// The provider refused: retrying cannot help. `kind` classifies why (`sim-expired`, …).
+    Refused { message: String, kind: &'static str },
     /// The provider could not be reached or was overloaded: try again later.
     Later(String),
 }
 
-/// Sends one action; on success returns the provider status it established, if any.
-async fn deliver(client: &onence::Client, item: &simfleet_store::OutboxItem) -> Result<Option<String>, Delivery> {
-    let provider_ref =
-        item.provider_ref.clone().ok_or_else(|| Delivery::Refused("the SIM has no provider reference yet".into()))?;
-    let payload: serde_json::Value =
-        serde_json::from_str(&item.payload).map_err(|e| Delivery::Refused(format!("unreadable payload: {e}")))?;
+impl Delivery {
+    fn refused(message: impl Into<String>) -> Delivery {
+        Delivery::Refused { message: message.into(), kind: "rejected" }
+    }
+}
+
+impl From<onence::Error> for Delivery {
+    fn from(e: onence::Error) -> Self {
+        if e.is_transient() {
+            Delivery::Later(e.to_string())
+        } else {
+            Delivery::Refused { kind: crate::account::refusal_kind(&e), message: e.to_string() }
+        }
+    }
+}
+
+/// The text recorded with a refused action: what the provider said, and what to do about it.
+fn refusal_note(action: &str, kind: &str, message: &str) -> String {
+    match kind {
+        "sim-expired" => format!(
+            "{action} refused: the SIM is expired at the provider and only an extension is possible \
+             (POST /api/v1/sims/extension); provider said: {message}"
+        ),
+        "sim-not-owned" => {
+            format!("{action} refused: the SIM does not belong to the provider account; provider said: {message}")
+        }
+        "invalid-payment-method" => {
+            format!("{action} refused: the payment method is not valid for this account; provider said: {message}")
+        }
+        _ => format!("{action} refused by the provider: {message}"),
+    }
+}
+
+/// How long before its request a provider record may be dated and still be the request's
+/// result (clocks of simfleet and the provider differ slightly).
+const CLOCK_SKEW: chrono::TimeDelta = chrono::TimeDelta::seconds(5);
+
+impl Syncer {
+    /// Sends one action and says what the provider did. Top-ups and SMS are not idempotent at
+    /// the provider: when an earlier attempt may have reached it (this is not the first
+    /// attempt), the provider's records are checked first, so a retry never doubles one.
+    async fn deliver(&self, item: &simfleet_store::OutboxItem) -> Result<Applied, Delivery> {
+        let client = &self.client;
+        let provider_ref =
+            item.provider_ref.clone().ok_or_else(|| Delivery::refused("the SIM has no provider reference yet"))?;
+        let payload: serde_json::Value =
+            serde_json::from_str(&item.payload).map_err(|e| Delivery::refused(format!("unreadable payload: {e}")))?;
+        let payment = |p: &serde_json::Value| -> Result<Option<PaymentMethod>, Delivery> {
+            match p["payment_method"].as_str() {
+                None => Ok(None),
+                Some(m) => serde_json::from_value(json!(m)).map(Some).map_err(|_| Delivery::Refused {
+                    message: format!("unknown payment method {m}"),
+                    kind: "invalid-payment-method",
+                }),
+            }
+        };
+        let retry = item.attempts > 1;
+        let note = |text: String| Applied { event_note: Some(text), ..Applied::default() };
+        match item.action.as_str() {
+            "set_status" | "set_label" => legacy_update(client, item, &provider_ref, &payload).await,
+            "top_up" => {
+                let pm = payment(&payload)?;
+                let existing =
+                    if retry { self.top_up_order_since(&provider_ref, item.created_at).await? } else { None };
+                let number = match existing {
+                    Some(n) => n,
+                    None => {
+                        let created = client.top_up(&provider_ref, pm).await?;
+                        created.id().and_then(|id| id.parse::<u64>().ok()).ok_or_else(|| {
+                            Delivery::refused("the provider confirmed the top-up without naming its order")
+                        })?
+                    }
+                };
+                let order =
+                    crate::account::provider_order(&client.get_order(number).await?, item.requested_by.as_deref())
+                        .map_err(|e| Delivery::Later(format!("{e:#}")))?;
+                let amount = order
+                    .invoice_amount_e4
+                    .map(|a| {
+                        format!(
+                            " ({} {})",
+                            String::from(simfleet_domain::Money::from_scaled(a)),
+                            order.currency.clone().unwrap_or_default()
+                        )
+                    })
+                    .unwrap_or_default();
+                Ok(Applied {
+                    result: Some(json!({ "order_number": number })),
+                    event_note: Some(format!("top-up applied by the provider: order {number}{amount}")),
+                    order: Some(order),
+                    ..Applied::default()
+                })
+            }
+            "set_auto_top_up" => {
+                let enabled = payload["enabled"].as_bool().unwrap_or(false);
+                client.set_auto_top_up(&AutoTopupRequest { enabled, iccids: vec![provider_ref] }).await?;
+                Ok(note(format!("auto top-up {} at the provider", if enabled { "enabled" } else { "disabled" })))
+            }
+            "send_sms" => {
+                let draft: simfleet_store::SmsDraft = serde_json::from_value(payload.clone())
+                    .map_err(|e| Delivery::refused(format!("unreadable SMS: {e}")))?;
+                if retry && self.sms_sent_since(&provider_ref, &draft.payload, item.created_at).await? {
+                    return Ok(note("SMS accepted by the provider (found after a retry)".into()));
+                }
+                let sms = SmsMessage {
+                    source_address: draft.source_address.clone(),
+                    payload: Some(draft.payload.clone()),
+                    udh: draft.udh.clone(),
+                    dcs: draft.dcs,
+                    source_address_type: None,
+                    expiry_date: draft.expiry_date.map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)),
+                };
+                client.send_sms(&provider_ref, &sms).await?;
+                Ok(note("SMS accepted by the provider".into()))
+            }
+            "reset_connectivity" => {
+                client.reset_connectivity(&provider_ref).await?;
+                Ok(note("connectivity reset done by the provider".into()))
+            }
+            "transfer" => {
+                let target = payload["target_organisation"].as_i64();
+                client
+                    .transfer_sims(&SimTransfer {
+                        target_organisation: target,
+                        iccid_ranges: None,
+                        iccids: Some(vec![provider_ref]),
+                    })
+                    .await?;
+                Ok(Applied {
+                    result: Some(json!({ "target_organisation": target })),
+                    event_note: Some(format!(
+                        "transfer to organisation {} requested at the provider",
+                        target.unwrap_or_default()
+                    )),
+                    ..Applied::default()
+                })
+            }
+            "extend" => {
+                let pm = payment(&payload)?;
+                let product_id = payload["product_id"].as_i64();
+                client.extend_sims(&SimExtensionRequest { iccids: vec![provider_ref], product_id }, pm).await?;
+                Ok(note("extension applied by the provider".into()))
+            }
+            other => Err(Delivery::refused(format!("unknown action {other}"))),
+        }
+    }
+
+    /// The number of a TOPUP order of this SIM dated at or after `since`, if the provider has one.
+    async fn top_up_order_since(
+        &self,
+        provider_ref: &str,
+        since: chrono::DateTime<Utc>,
+    ) -> Result<Option<u64>, Delivery> {
+        let page = self.client.list_orders(Some(1), Some(10), Some("-order_date")).await?;
+        Ok(page.items.iter().find_map(|o| {
+            let date = crate::account::parse_time(o.order_date.as_deref())?;
+            let concerns = o.sims.iter().flatten().any(|s| s.iccid.as_deref() == Some(provider_ref));
+            (o.order_type.as_deref() == Some("TOPUP") && concerns && date >= since - CLOCK_SKEW)
+                .then_some(o.order_number)
+                .flatten()
+        }))
+    }
+
+    /// Whether the provider already holds an MT-SMS with `payload` submitted at or after `since`.
+    async fn sms_sent_since(
+        &self,
+        provider_ref: &str,
+        payload: &str,
+        since: chrono::DateTime<Utc>,
+    ) -> Result<bool, Delivery> {
+        let list = self.fetch_sms(provider_ref).await?;
+        Ok(list.iter().any(|m| {
+            m.direction == "MT"
+                && m.payload.as_deref() == Some(payload)
+                && m.submitted_at.is_some_and(|t| t >= since - CLOCK_SKEW)
+        }))
+    }
+
+    /// Follow-up reads after a delivery, so that the views show its effect without waiting
+    /// for the next scheduled sync. Best effort: the scheduled jobs catch up anyway.
+    async fn after_delivery(&self, item: &simfleet_store::OutboxItem) {
+        let Some(provider_ref) = item.provider_ref.clone() else { return };
+        let r = ProviderRef { sim_id: item.sim_id, iccid: item.iccid.clone(), provider_ref };
+        let outcome = match item.action.as_str() {
+            "top_up" | "extend" => self.refresh_quotas_of(&r).await,
+            "send_sms" => self.sync_sms_of(vec![r]).await.map(|_| ()),
+            _ => Ok(()),
+        };
+        if let Err(e) = outcome {
+            tracing::warn!(iccid = %item.iccid, action = %item.action, error = %format!("{e:#}"), "follow-up read failed");
+        }
+    }
+}
+
+/// Status and label changes (idempotent `PUT /v1/sims/{iccid}`).
+async fn legacy_update(
+    client: &onence::Client,
+    item: &simfleet_store::OutboxItem,
+    provider_ref: &str,
+    payload: &serde_json::Value,
+) -> Result<Applied, Delivery> {
+    let provider_ref = provider_ref.to_owned();
     let status_of = |s: &str| if s == "Enabled" { ProviderStatus::Enabled } else { ProviderStatus::Disabled };
     let (update, new_status) = match item.action.as_str() {
         "set_status" => {
@@ -359,13 +769,10 @@ async fn deliver(client: &onence::Client, item: &simfleet_store::OutboxItem) -> 
             let label = payload["label"].as_str().map(str::to_owned).or(Some(String::new()));
             (SimUpdate { iccid: provider_ref.clone(), label, imei_lock: None, status: status_of(current) }, None)
         }
-        other => return Err(Delivery::Refused(format!("unknown action {other}"))),
+        other => return Err(Delivery::refused(format!("unknown action {other}"))),
     };
-    match client.update_sim(&provider_ref, &update).await {
-        Ok(()) => Ok(new_status),
-        Err(e) if e.is_transient() => Err(Delivery::Later(e.to_string())),
-        Err(e) => Err(Delivery::Refused(e.to_string())),
-    }
+    client.update_sim(&provider_ref, &update).await?;
+    Ok(Applied { provider_status: new_status, ..Applied::default() })
 }
 
 /// The inventory's view of a provider SIM. The ICCID with its check digit is the key;

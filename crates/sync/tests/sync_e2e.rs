@@ -6,6 +6,7 @@ use simfleet_domain::{Provider, SimStatus};
 use simfleet_store::testing::TestDb;
 use simfleet_store::{PageRequest, SimFilter};
 use simfleet_sync::{Job, SyncConfig, Syncer};
+use std::collections::HashSet;
 
 const FLEET: usize = 300;
 
@@ -35,15 +36,65 @@ async fn first_sync_reproduces_the_simulator(db: &TestDb) {
         let outcome = syncer.run(job).await.unwrap();
         assert_eq!(outcome.status, "success", "{job:?}: {outcome:?}");
     }
+    assert_store_mirrors(db, &sim, &HashSet::new()).await;
+    let runs = db.store.list_job_runs(None, PageRequest { limit: 10, cursor: None, with_total: false }).await.unwrap();
+    assert_eq!(runs.items.len(), Job::ALL.len());
+    assert!(runs.items.iter().all(|r| r.status == "success" && r.finished_at.is_some()));
+    sim.shutdown().await;
+}
+
+/// With 10 % of requests failing with 5xx, 5 % answered 429 and tokens that expire every
+/// 2 s, every run still ends `success` or `partial` with each failure recorded, and the store
+/// holds exactly the simulator's data for every SIM that did not fail.
+async fn a_faulty_provider_does_not_change_the_result(db: &TestDb) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    // Each 429 pauses the whole client for the second it asks for: a smaller fleet keeps this short.
+    let fleet = 100;
+    let config = SimConfig { token_ttl_secs: 2, ..SimConfig::new(fleet, 7) };
+    let sim = onence_sim::spawn(config, listener).await.unwrap();
+    sim.set_faults(onence_sim::Faults { error_rate: 0.10, throttle_rate: 0.05, ..Default::default() });
+    let mut client =
+        onence::ClientConfig::new(sim.base_url(), onence_sim::DEFAULT_CLIENT_ID, onence_sim::DEFAULT_CLIENT_SECRET);
+    // Quick retries keep the test short; the 429s still make the client wait the 1 s they ask for.
+    client.backoff_base = std::time::Duration::from_millis(10);
+    client.backoff_max = std::time::Duration::from_millis(100);
+    let config = SyncConfig { concurrency: 32, ..SyncConfig::default() };
+    let syncer = Syncer::new(db.store.clone(), onence::Client::new(client).unwrap(), config);
+    let mut failed = HashSet::new();
+    for job in [Job::Sims, Job::Usage, Job::Quotas, Job::Connectivity, Job::Events] {
+        let outcome = syncer.run(job).await.unwrap();
+        assert!(outcome.status == "success" || outcome.status == "partial", "{job:?}: {outcome:?}");
+        let run = &db
+            .store
+            .list_job_runs(Some(job.as_str()), PageRequest { limit: 1, cursor: None, with_total: false })
+            .await
+            .unwrap()
+            .items[0];
+        let errors: Vec<serde_json::Value> = serde_json::from_str(run.errors.as_deref().unwrap_or("[]")).unwrap();
+        assert_eq!(errors.len() as i64, outcome.items_failed, "every failure is recorded: {errors:?}");
+        failed.extend(errors.iter().filter_map(|e| e["item"].as_str().map(str::to_owned)));
+    }
+    let counters = sim.counters();
+    assert!(counters.errors_5xx > 0 && counters.rate_limited > 0, "faults were injected: {counters:?}");
+    assert!(counters.tokens_issued > 1, "the token expired and was renewed: {counters:?}");
+    assert!(!failed.contains("job"), "no job failed as a whole: {failed:?}");
+    assert!(failed.len() < fleet / 10, "retries absorb most faults: {failed:?}");
+    assert_store_mirrors(db, &sim, &failed).await;
+    sim.shutdown().await;
+}
+
+/// The store holds the simulator's SIMs, usage, quotas and connectivity exactly, except for
+/// the SIMs (full ICCIDs) in `skip`.
+async fn assert_store_mirrors(db: &TestDb, sim: &SimHandle, skip: &HashSet<String>) {
     let state = sim.state();
     let records = state.sims();
     let store = &db.store;
     let filter = SimFilter { provider: Some(Provider::OneNce), ..Default::default() };
-    assert_eq!(store.count_sims(&filter).await.unwrap(), FLEET as i64);
+    assert_eq!(store.count_sims(&filter).await.unwrap(), records.len() as i64);
 
     let today = state.today();
     let from = today - chrono::Days::new(200);
-    for r in &records {
+    for r in records.iter().filter(|r| !skip.contains(&r.iccid_with_luhn)) {
         let local = store.get_sim(&r.iccid_with_luhn).await.unwrap();
         assert_eq!(local.msisdn.as_deref(), Some(r.msisdn.as_str()));
         assert_eq!(local.imsi.as_deref(), Some(r.imsi.as_str()));
@@ -83,10 +134,6 @@ async fn first_sync_reproduces_the_simulator(db: &TestDb) {
         );
         assert!(store.sim_connectivity(local.id).await.unwrap().is_some());
     }
-    let runs = store.list_job_runs(None, PageRequest { limit: 10, cursor: None, with_total: false }).await.unwrap();
-    assert_eq!(runs.items.len(), Job::ALL.len());
-    assert!(runs.items.iter().all(|r| r.status == "success" && r.finished_at.is_some()));
-    sim.shutdown().await;
 }
 
 async fn second_sync_applies_exactly_the_changes(db: &TestDb) {
@@ -264,6 +311,9 @@ async fn provider_refusal_fails_the_action_and_says_why(db: &TestDb) {
 }
 
 simfleet_store::backend_tests!(
+    a_faulty_provider_does_not_change_the_result,
+    network_events_are_read_incrementally,
+    a_restarted_scheduler_waits_for_jobs_that_ran_recently,
     two_instances_take_turns,
     outbox_delivers_local_changes_once,
     provider_refusal_fails_the_action_and_says_why,
@@ -308,5 +358,76 @@ async fn two_instances_take_turns(db: &TestDb) {
     // Released after the run: either instance can run it again.
     assert!(b.run(Job::Usage).await.is_ok());
     assert!(a.run(Job::Usage).await.is_ok());
+    sim.shutdown().await;
+}
+
+/// A restart does not re-read the whole account: jobs that ran within their interval wait for
+/// their turn, the others (never run, or failed) run at once.
+async fn a_restarted_scheduler_waits_for_jobs_that_ran_recently(db: &TestDb) {
+    let sim = simulator().await;
+    let runner = simfleet_sync::Runner::new(syncer(db, &sim), Default::default());
+    runner.run(Job::Sims).await.unwrap();
+    runner.run(Job::Usage).await.unwrap();
+    let runs_before = db.store.last_job_runs().await.unwrap();
+
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let scheduler = tokio::spawn(runner.clone().schedule(async move {
+        let _ = stopped.await;
+    }));
+    // Long enough for the due jobs (quotas, connectivity, outbox) to run once.
+    let due = ["quotas", "connectivity", "outbox"];
+    for _ in 0..100 {
+        let runs = db.store.last_job_runs().await.unwrap();
+        if due.iter().all(|job| runs.iter().any(|r| r.job == *job && r.finished_at.is_some())) {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let _ = stop.send(());
+    scheduler.await.unwrap();
+
+    let runs = db.store.last_job_runs().await.unwrap();
+    for job in due {
+        assert!(runs.iter().any(|r| r.job == job), "{job} ran: {runs:?}");
+    }
+    for job in ["sims", "usage"] {
+        let before = runs_before.iter().find(|r| r.job == job).unwrap();
+        let after = runs.iter().find(|r| r.job == job).unwrap();
+        assert_eq!(before.id, after.id, "{job} ran {:?} ago and was not repeated", before.started_at);
+    }
+    sim.shutdown().await;
+}
+
+/// The first events sync stores each SIM's history; the next one adds only what is new.
+async fn network_events_are_read_incrementally(db: &TestDb) {
+    let sim = simulator().await;
+    let syncer = syncer(db, &sim);
+    syncer.run(Job::Sims).await.unwrap();
+    let outcome = syncer.run(Job::Events).await.unwrap();
+    assert_eq!((outcome.status, outcome.items_ok), ("success", FLEET as i64));
+
+    let client = onence::Client::new(onence::ClientConfig::new(
+        sim.base_url(),
+        onence_sim::DEFAULT_CLIENT_ID,
+        onence_sim::DEFAULT_CLIENT_SECRET,
+    ))
+    .unwrap();
+    let record = sim.state().sims().into_iter().find(|r| r.status == SimulatorStatus::Enabled).unwrap();
+    let local = db.store.get_sim(&record.iccid_with_luhn).await.unwrap();
+    let page = PageRequest { limit: 1000, cursor: None, with_total: true };
+    let provider_total = client.list_events(&record.iccid, Some(1), Some(1), None).await.unwrap().total_count.unwrap();
+    let stored = db.store.sim_network_events(local.id, page).await.unwrap();
+    assert!(provider_total > 0, "the simulator generates a history");
+    assert_eq!(stored.total, Some(provider_total as i64), "every event of the SIM is stored once");
+    assert!(stored.items.windows(2).all(|w| w[0].occurred_at >= w[1].occurred_at), "newest first");
+
+    // A status change at the provider is one new event; a second run adds exactly that.
+    sim.state().set_status(&record.iccid, SimulatorStatus::Disabled);
+    syncer.run(Job::Events).await.unwrap();
+    let after = db.store.sim_network_events(local.id, page).await.unwrap();
+    assert_eq!(after.total, Some(provider_total as i64 + 1));
+    assert!(after.items[0].event_type.contains("Disabled"), "{:?}", after.items[0]);
+    syncer.run(Job::Events).await.unwrap();
+    assert_eq!(db.store.sim_network_events(local.id, page).await.unwrap().total, after.total, "idempotent");
     sim.shutdown().await;
 }

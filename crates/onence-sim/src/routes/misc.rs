@@ -192,6 +192,8 @@ pub async fn create_support(State(app): State<App>, body: Bytes) -> R {
         text,
         reply_to: r.reply_to_mail,
         sender: r.sender_name,
+        replies: Vec::new(),
+        solved: None,
     });
     Ok(StatusCode::CREATED.into_response())
 }

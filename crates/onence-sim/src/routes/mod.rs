@@ -142,14 +142,17 @@ pub fn created() -> Response {
     StatusCode::CREATED.into_response()
 }
 
-/// `payment_method` query parameter: absent → banktransfer; unknown → 400 (spec example).
-pub fn payment_method(q: &HashMap<String, String>, d: Dialect) -> Result<(), Response> {
+/// `payment_method` query parameter: absent → banktransfer; unknown → 400 (spec example); a
+/// credit card while the account has none saved (see [`SimState::set_credit_card_on_file`]) → 400.
+pub fn payment_method(app: &App, q: &HashMap<String, String>, d: Dialect) -> Result<(), Response> {
+    let invalid = || match d {
+        Dialect::V1 | Dialect::V2 => {
+            (StatusCode::BAD_REQUEST, Json(json!({"message": "Payment method used is not valid."}))).into_response()
+        }
+    };
     match q.get("payment_method").map(String::as_str) {
+        Some("creditcard") if !app.state.credit_card_on_file() => Err(invalid()),
         None | Some("") | Some("banktransfer") | Some("creditcard") | Some("monthlyinvoice") | Some("boleto") => Ok(()),
-        Some(_) => Err(match d {
-            Dialect::V1 | Dialect::V2 => {
-                (StatusCode::BAD_REQUEST, Json(json!({"message": "Payment method used is not valid."}))).into_response()
-            }
-        }),
+        Some(_) => Err(invalid()),
     }
 }

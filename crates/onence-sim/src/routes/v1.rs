@@ -210,7 +210,8 @@ pub async fn sim_transfer(State(app): State<App>, body: Bytes) -> R {
         return Err(D.error(StatusCode::BAD_REQUEST, "Either iccids or iccid_ranges is required"));
     }
     for iccid in &t.iccids {
-        D.found(app.state.lookup(iccid), iccid)?;
+        let i = D.found(app.state.lookup(iccid), iccid)?;
+        not_expired(&app, i, iccid, D)?;
     }
     app.state.write().transfers.push(
         json!({"target_organisation": t.target_organisation, "iccid_ranges": t.iccid_ranges, "iccids": t.iccids}),
@@ -341,11 +342,26 @@ pub async fn quota_sms(State(app): State<App>, Path(iccid): Path<String>) -> R {
 }
 
 /// Paged SMS list for v1 (`pageSize`) and v2 (`per_page`).
+/// 422 (v1) / 409 (v2) for an expired SIM: only extensions are permitted.
+pub(crate) fn not_expired(app: &App, i: usize, iccid: &str, d: Dialect) -> Result<(), Response> {
+    if app.state.read().sims[i].expired {
+        let code = if d == Dialect::V1 { StatusCode::UNPROCESSABLE_ENTITY } else { StatusCode::CONFLICT };
+        return Err(d.error(
+            code,
+            &format!(
+                "The following SIMs are expired and cannot be modified via API. Only extensions are permitted: {iccid}"
+            ),
+        ));
+    }
+    Ok(())
+}
+
 pub(crate) fn sms_page(app: &App, iccid: &str, q: &Query, d: Dialect) -> R {
     let (page, size) = match d {
         Dialect::V1 => paging(q, "pageSize", 10, 100, d)?,
         Dialect::V2 => paging(q, "per_page", 20, 1000, d)?,
     };
+    not_expired(app, d.found(app.state.lookup(iccid), iccid)?, iccid, d)?;
     let mut inner = app.state.write();
     let i = d.found(lookup_in(&inner, iccid), iccid)?;
     let all = app.state.sms_of(&mut inner, i).clone();
@@ -455,6 +471,7 @@ pub async fn get_sms(State(app): State<App>, Path((iccid, id)): Path<(String, St
 /// Cancels a buffered (pending) SMS; delivered ones cannot be cancelled.
 pub(crate) fn cancel_sms(app: &App, iccid: &str, id: &str, d: Dialect) -> Result<u64, Response> {
     let id = sms_id(id, d)?;
+    not_expired(app, d.found(app.state.lookup(iccid), iccid)?, iccid, d)?;
     let mut inner = app.state.write();
     let i = d.found(lookup_in(&inner, iccid), iccid)?;
     let list = app.state.sms_of(&mut inner, i);
@@ -477,7 +494,7 @@ pub async fn delete_sms(State(app): State<App>, Path((iccid, id)): Path<(String,
 
 /// Single top-up for v1 and v2: 201 with `Location` of the created order.
 pub(crate) fn top_up(app: &App, iccid: &str, q: &Query, d: Dialect) -> R {
-    payment_method(q, d)?;
+    payment_method(app, q, d)?;
     let i = d.found(app.state.lookup(iccid), iccid)?;
     if d == Dialect::V1 && app.state.read().sims[i].expired {
         return Err(d.error(StatusCode::UNPROCESSABLE_ENTITY, "SIM expired"));
@@ -491,7 +508,7 @@ pub async fn topup(State(app): State<App>, Path(iccid): Path<String>, q: Query) 
 }
 
 pub async fn topup_multi(State(app): State<App>, q: Query, body: Bytes) -> R {
-    payment_method(&q, D)?;
+    payment_method(&app, &q, D)?;
     let iccids: Vec<String> = parse_body(&body, D)?;
     if iccids.is_empty() {
         return Err(D.error(StatusCode::BAD_REQUEST, "At least one ICCID is required"));
@@ -527,7 +544,9 @@ pub async fn auto_topup(State(app): State<App>, body: Bytes) -> R {
     };
     let mut idx = Vec::new();
     for iccid in &r.iccids {
-        idx.push(D.found(app.state.lookup(iccid), iccid)?);
+        let i = D.found(app.state.lookup(iccid), iccid)?;
+        not_expired(&app, i, iccid, D)?;
+        idx.push(i);
     }
     let mut inner = app.state.write();
     for i in idx {
@@ -586,7 +605,7 @@ struct Extension {
 
 /// Extends SIMs: clears expiry, renews quotas, records an order.
 pub async fn extension(State(app): State<App>, q: Query, body: Bytes) -> R {
-    payment_method(&q, D)?;
+    payment_method(&app, &q, D)?;
     let r: Extension = parse_body(&body, D)?;
     if r.iccids.is_empty() {
         return Err(D.error(StatusCode::BAD_REQUEST, "At least one ICCID is required"));

@@ -62,7 +62,8 @@ pub async fn quota_sms(State(app): State<App>, Path(iccid): Path<String>) -> R {
 pub async fn status(State(app): State<App>, Path(iccid): Path<String>) -> R {
     let inner = app.state.read();
     let i = D.found(lookup_in(&inner, &iccid), &iccid)?;
-    Ok(json_ok(views::connectivity_v2(&inner.sims[i])))
+    let reached = app.state.monthly_data_limit_reached(&inner, i);
+    Ok(json_ok(views::connectivity_v2(&inner.sims[i], reached)))
 }
 
 pub async fn post_sms(State(app): State<App>, Path(iccid): Path<String>, body: Bytes) -> R {

@@ -75,7 +75,11 @@ pub struct CodeRequest {
     pub iccid: Option<Option<String>>,
 }
 
-async fn build(app: &AppState, req: CodeRequest, current: Option<ActivationCode>) -> ApiResult<ActivationCodeInput> {
+pub(crate) async fn build(
+    app: &AppState,
+    req: CodeRequest,
+    current: Option<ActivationCode>,
+) -> ApiResult<ActivationCodeInput> {
     let mut v = Validator::default();
     let code = non_empty(req.code).or(current.as_ref().map(|c| c.code.clone()));
     match &code {

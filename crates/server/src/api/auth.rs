@@ -55,7 +55,7 @@ async fn login(State(app): State<AppState>, Body(req): Body<LoginRequest>) -> Re
     res
 }
 
-async fn try_login(app: &AppState, req: LoginRequest) -> ApiResult<LoginResponse> {
+pub(crate) async fn try_login(app: &AppState, req: LoginRequest) -> ApiResult<LoginResponse> {
     let user = app.store.user_by_name(req.username.trim()).await?;
     let now = simfleet_store::now();
     if let Some(until) = user.as_ref().and_then(|u| u.locked_until).filter(|t| *t > now) {

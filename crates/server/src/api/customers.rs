@@ -87,7 +87,7 @@ pub struct UpdateCustomer {
     pub phone: Option<Option<String>>,
 }
 
-fn validate(input: CustomerInput) -> ApiResult<CustomerInput> {
+pub(crate) fn validate(input: CustomerInput) -> ApiResult<CustomerInput> {
     let mut v = Validator::default();
     let name = input.name.trim().to_owned();
     if name.is_empty() || name.chars().count() > 200 {

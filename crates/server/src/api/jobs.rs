@@ -53,7 +53,7 @@ impl From<JobRun> for JobRunView {
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct JobView {
-    /// `sims`, `usage`, `quotas` or `connectivity`.
+    /// `sims`, `usage`, `quotas`, `connectivity`, `events`, `outbox`, `sms`, `alerts` or `notify`.
     pub name: String,
     pub interval_seconds: u64,
     /// A run is in progress in this instance.
@@ -110,7 +110,9 @@ async fn list_runs(
     Query(q): Query<RunsQuery>,
 ) -> ApiResult<Json<Page<JobRunView>>> {
     if let Some(job) = q.job.as_deref() {
-        Job::parse(job).ok_or_else(|| ApiError::field("job", "must be sims, usage, quotas or connectivity"))?;
+        Job::parse(job).ok_or_else(|| {
+            ApiError::field("job", "must be sims, usage, quotas, connectivity, events, outbox, sms, alerts or notify")
+        })?;
     }
     let page = super::PageParams { limit: q.limit, cursor: q.cursor.clone(), count: q.count };
     Ok(Json(Page::from_store(app.store.list_job_runs(q.job.as_deref(), page.request()?).await?, JobRunView::from)))
@@ -124,7 +126,7 @@ pub struct RunStarted {
 }
 
 /// Start a job now. Answers 202 at once; 409 when a run of it is already in progress.
-#[utoipa::path(post, path = "/jobs/{job}/run", tag = "jobs", params(("job" = String, Path, description = "sims, usage, quotas or connectivity")),
+#[utoipa::path(post, path = "/jobs/{job}/run", tag = "jobs", params(("job" = String, Path, description = "sims, usage, quotas, connectivity, events, outbox, sms, alerts or notify")),
     responses((status = 202, body = RunStarted), (status = 404, body = Problem), (status = 409, body = Problem), (status = 503, body = Problem)))]
 async fn run_job(
     _: Operator,

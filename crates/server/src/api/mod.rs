@@ -1,6 +1,8 @@
 //! The REST API under `/api/v1`.
 
 pub mod activation_codes;
+pub mod alerts;
+pub mod analytics;
 pub mod audit;
 pub mod auth;
 pub mod customers;
@@ -8,9 +10,15 @@ pub mod exports;
 pub mod imports;
 pub mod jobs;
 pub mod lifecycle;
+pub mod limits;
+pub mod notifications;
+pub mod orders;
+pub mod provider_actions;
 pub mod provider_data;
 pub mod sims;
+pub mod sms;
 pub mod stats;
+pub mod support;
 pub mod tariffs;
 pub mod users;
 
@@ -35,6 +43,8 @@ use utoipa_axum::router::OpenApiRouter;
         (name = "users", description = "Users and API keys (admin)"),
         (name = "audit"), (name = "stats", description = "Aggregates for charts"),
         (name = "jobs", description = "Sync jobs and their runs"),
+        (name = "provider", description = "Provider account: top-ups, SMS, connectivity resets, orders, products, support, limits, transfers and extensions"),
+        (name = "alerts", description = "Alert rules, alerts, per-SIM mutes and notification channels"),
         (name = "health")
     )
 )]
@@ -73,6 +83,14 @@ pub fn router() -> OpenApiRouter<AppState> {
         .merge(provider_data::router())
         .merge(imports::router())
         .merge(exports::router())
+        .merge(provider_actions::router())
+        .merge(sms::router())
+        .merge(orders::router())
+        .merge(support::router())
+        .merge(limits::router())
+        .merge(alerts::router())
+        .merge(notifications::router())
+        .merge(analytics::router())
 }
 
 /// `limit` (1–1000, default 50), `cursor` from the previous page, `count=true` for a total.

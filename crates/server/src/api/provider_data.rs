@@ -1,4 +1,4 @@
-//! `/sims/{iccid}/usage|quota|connectivity`: what the provider reported, served from the
+//! `/sims/{iccid}/usage|quota|connectivity|network-events`: what the provider reported, served from the
 //! local store (fast, and available while the provider is down).
 
 use super::stats::{range, RangeQuery};
@@ -20,6 +20,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(sim_quota))
         .routes(routes!(sim_connectivity))
         .routes(routes!(sim_provider_actions))
+        .routes(routes!(sim_network_events))
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -168,7 +169,9 @@ async fn sim_connectivity(
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ProviderActionView {
     pub id: i64,
-    /// `set_status` or `set_label`.
+    pub iccid: String,
+    /// `set_status`, `set_label`, `top_up`, `set_auto_top_up`, `send_sms`, `reset_connectivity`,
+    /// `transfer` or `extend`.
     pub action: String,
     /// What was asked, e.g. `{"status": "Disabled"}`.
     #[schema(value_type = Object)]
@@ -178,8 +181,34 @@ pub struct ProviderActionView {
     pub attempts: i32,
     pub next_attempt_at: DateTime<Utc>,
     pub last_error: Option<String>,
+    /// For a refusal: a problem type saying why, e.g. `https://simfleet.dev/problems/sim-expired`.
+    pub error_type: Option<String>,
+    /// What the provider answered, e.g. `{"order_number": 2000000005}` for a top-up.
+    #[schema(value_type = Option<Object>)]
+    pub result: Option<serde_json::Value>,
+    pub requested_by: Option<String>,
     pub created_at: DateTime<Utc>,
     pub done_at: Option<DateTime<Utc>>,
+}
+
+impl From<simfleet_store::OutboxItem> for ProviderActionView {
+    fn from(o: simfleet_store::OutboxItem) -> Self {
+        ProviderActionView {
+            id: o.id,
+            iccid: o.iccid,
+            action: o.action,
+            payload: serde_json::from_str(&o.payload).unwrap_or(serde_json::Value::Null),
+            status: o.status,
+            attempts: o.attempts,
+            next_attempt_at: o.next_attempt_at,
+            last_error: o.last_error,
+            error_type: o.error_kind.map(|k| format!("https://simfleet.dev/problems/{k}")),
+            result: o.result.and_then(|r| serde_json::from_str(&r).ok()),
+            requested_by: o.requested_by,
+            created_at: o.created_at,
+            done_at: o.done_at,
+        }
+    }
 }
 
 /// Changes simfleet has to make at the provider for this SIM, newest first: pending ones are
@@ -192,22 +221,49 @@ async fn sim_provider_actions(
     Path(iccid): Path<String>,
 ) -> ApiResult<Json<super::Items<ProviderActionView>>> {
     let sim = app.store.get_sim(&iccid).await?;
-    let items = app
-        .store
-        .sim_outbox(sim.id)
-        .await?
-        .into_iter()
-        .map(|o| ProviderActionView {
-            id: o.id,
-            action: o.action,
-            payload: serde_json::from_str(&o.payload).unwrap_or(serde_json::Value::Null),
-            status: o.status,
-            attempts: o.attempts,
-            next_attempt_at: o.next_attempt_at,
-            last_error: o.last_error,
-            created_at: o.created_at,
-            done_at: o.done_at,
-        })
-        .collect();
+    let items = app.store.sim_outbox(sim.id).await?.into_iter().map(ProviderActionView::from).collect();
     Ok(Json(super::Items { items }))
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct NetworkEventView {
+    pub occurred_at: DateTime<Utc>,
+    /// What happened, in the provider's words, e.g. `Create PDP Context`.
+    pub event_type: String,
+    /// `INFO`, `WARN` or `CRITICAL`.
+    pub severity: Option<String>,
+    /// The provider flags the event as needing attention.
+    pub alert: bool,
+    pub country: Option<String>,
+    pub operator: Option<String>,
+    pub mcc: Option<String>,
+    pub mnc: Option<String>,
+    pub imei: Option<String>,
+    pub imsi: Option<String>,
+}
+
+/// Network events of a SIM reported by the provider (attach, PDP context, location update …),
+/// newest first, as synced by the `events` job.
+#[utoipa::path(get, path = "/sims/{iccid}/network-events", tag = "sims", params(("iccid" = String, Path), super::PageParams),
+    responses((status = 200, body = super::Page<NetworkEventView>), (status = 404, body = Problem)))]
+async fn sim_network_events(
+    _: Viewer,
+    State(app): State<AppState>,
+    Path(iccid): Path<String>,
+    Query(page): Query<super::PageParams>,
+) -> ApiResult<Json<super::Page<NetworkEventView>>> {
+    let sim = app.store.get_sim(&iccid).await?;
+    let events = app.store.sim_network_events(sim.id, page.request()?).await?;
+    Ok(Json(super::Page::from_store(events, |e| NetworkEventView {
+        occurred_at: e.occurred_at,
+        event_type: e.event_type,
+        severity: e.severity,
+        alert: e.alert,
+        country: e.country,
+        operator: e.operator,
+        mcc: e.mcc,
+        mnc: e.mnc,
+        imei: e.imei,
+        imsi: e.imsi,
+    })))
 }

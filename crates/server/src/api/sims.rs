@@ -460,21 +460,20 @@ async fn reveal_secrets(
     State(app): State<AppState>,
     Path(iccid): Path<String>,
 ) -> ApiResult<Json<SimSecrets>> {
-    let sim = app.store.get_sim(&iccid).await?;
+    Ok(Json(reveal(&app, &iccid, &op.actor()).await?))
+}
+
+/// Decrypts a SIM's PIN and PUK and records the reveal in its history. The caller has
+/// checked that `actor` may see them.
+pub(crate) async fn reveal(app: &AppState, iccid: &str, actor: &str) -> ApiResult<SimSecrets> {
+    let sim = app.store.get_sim(iccid).await?;
     let open = |s: &Option<String>| s.as_deref().map(|s| app.secrets.open(s)).transpose();
     let (pin, puk) = (open(&sim.pin_enc)?, open(&sim.puk_enc)?);
-    let actor = op.actor();
     app.store
         .add_sim_event(
             sim.id,
-            &NewEvent {
-                kind: EventKind::SecretsRevealed,
-                old_status: None,
-                new_status: None,
-                note: None,
-                actor: &actor,
-            },
+            &NewEvent { kind: EventKind::SecretsRevealed, old_status: None, new_status: None, note: None, actor },
         )
         .await?;
-    Ok(Json(SimSecrets { iccid: sim.iccid, pin, puk }))
+    Ok(SimSecrets { iccid: sim.iccid, pin, puk })
 }

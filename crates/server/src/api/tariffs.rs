@@ -67,7 +67,7 @@ pub struct TariffPlanRequest {
     pub description: Option<Option<String>>,
 }
 
-fn build(req: TariffPlanRequest, current: Option<TariffPlan>) -> ApiResult<TariffPlanInput> {
+pub(crate) fn build(req: TariffPlanRequest, current: Option<TariffPlan>) -> ApiResult<TariffPlanInput> {
     let mut v = Validator::default();
     let name = non_empty(req.name).or(current.as_ref().map(|c| c.name.clone()));
     if name.as_ref().is_none_or(|n| n.chars().count() > 100) {

@@ -81,7 +81,7 @@ pub fn check_password(p: &str) -> Result<(), String> {
     Ok(())
 }
 
-async fn hash(password: String) -> ApiResult<String> {
+pub(crate) async fn hash(password: String) -> ApiResult<String> {
     Ok(tokio::task::spawn_blocking(move || hash_password(&password)).await.map_err(anyhow::Error::from)??)
 }
 

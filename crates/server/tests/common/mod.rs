@@ -21,6 +21,7 @@ pub struct TestApp {
     pub admin: String,
     pub operator: String,
     pub viewer: String,
+    provider_url: Option<String>,
     shutdown: Option<oneshot::Sender<()>>,
     server: Option<tokio::task::JoinHandle<()>>,
 }
@@ -34,9 +35,32 @@ impl TestApp {
     /// With sync jobs against the provider at `provider_url` (a simulator), when given.
     pub async fn spawn_with(dialect: Dialect, provider_url: Option<String>) -> Option<TestApp> {
         let db = TestDb::for_dialect(dialect).await?;
+        let hash = hash_password(PASSWORD).unwrap();
+        for (name, role) in [("admin", Role::Admin), ("operator", Role::Operator), ("viewer", Role::Viewer)] {
+            db.store.create_user(name, &hash, role).await.unwrap();
+        }
+        Some(Self::start(db, provider_url).await)
+    }
+
+    /// Stops this server (as a crash or a deploy would) and starts a new one on the same
+    /// database: nothing survives but what was stored.
+    pub async fn restart(mut self) -> TestApp {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(server) = self.server.take() {
+            let _ = server.await;
+        }
+        let provider_url = self.provider_url.take();
+        // Reopen the database as a new process would.
+        let db = self.db.reopen().await;
+        Self::start(db, provider_url).await
+    }
+
+    async fn start(db: TestDb, provider_url: Option<String>) -> TestApp {
         let config = AppConfig { login_max_failures: 3, ..AppConfig::default() };
         let secrets = SecretBox::new(&SecretString::from("test master key, not for production".to_owned()));
-        let app = match provider_url {
+        let app = match provider_url.clone() {
             Some(url) => {
                 let client = onence::Client::new(onence::ClientConfig::new(
                     url,
@@ -44,7 +68,8 @@ impl TestApp {
                     onence_sim::DEFAULT_CLIENT_SECRET,
                 ))
                 .expect("client");
-                let syncer = simfleet_sync::Syncer::new(db.store.clone(), client, simfleet_sync::SyncConfig::default());
+                let syncer = simfleet_sync::Syncer::new(db.store.clone(), client, simfleet_sync::SyncConfig::default())
+                    .with_secrets(std::sync::Arc::new(secrets.clone()));
                 let runner = simfleet_sync::Runner::new(syncer, Default::default());
                 App::with_runner(db.store.clone(), secrets, config, runner).expect("app")
             }
@@ -61,10 +86,6 @@ impl TestApp {
             .await
             .expect("server");
         });
-        let hash = hash_password(PASSWORD).unwrap();
-        for (name, role) in [("admin", Role::Admin), ("operator", Role::Operator), ("viewer", Role::Viewer)] {
-            db.store.create_user(name, &hash, role).await.unwrap();
-        }
         let mut app = TestApp {
             base,
             db,
@@ -72,13 +93,14 @@ impl TestApp {
             admin: String::new(),
             operator: String::new(),
             viewer: String::new(),
+            provider_url,
             shutdown: Some(tx),
             server: Some(server),
         };
         app.admin = app.login("admin").await;
         app.operator = app.login("operator").await;
         app.viewer = app.login("viewer").await;
-        Some(app)
+        app
     }
 
     pub async fn login(&self, username: &str) -> String {

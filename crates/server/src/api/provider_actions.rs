@@ -1,0 +1,316 @@
+//! Provider actions on SIMs that go through the outbox: top-ups, auto top-up, SMS,
+//! connectivity resets, transfers and extensions. A request queues the action with a
+//! `PROVIDER_ACTION_REQUESTED` event in one transaction and answers 202 with the queued
+//! actions; the `outbox` job delivers them (in order per SIM, retried through outages) and
+//! records the outcome: `PROVIDER_ACTION_APPLIED` (with the order a top-up created) or
+//! `PROVIDER_ACTION_FAILED` with the reason (`error_type`).
+
+use super::provider_data::ProviderActionView;
+use super::Items;
+use crate::app::AppState;
+use crate::auth::{Admin, Operator};
+use crate::error::{ApiError, ApiResult, Problem, Validator};
+use crate::extract::{Body, Json, OptionalBody};
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use chrono::{DateTime, Utc};
+use serde::Deserialize;
+use simfleet_store::{ProviderAction, SmsDraft};
+use simfleet_sync::Syncer;
+use utoipa::ToSchema;
+use utoipa_axum::{router::OpenApiRouter, routes};
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(top_up))
+        .routes(routes!(top_up_many))
+        .routes(routes!(auto_top_up))
+        .routes(routes!(reset_connectivity))
+        .routes(routes!(reset_connectivity_many))
+        .routes(routes!(send_sms))
+        .routes(routes!(send_sms_many))
+        .routes(routes!(transfer))
+        .routes(routes!(extend))
+}
+
+/// The provider's API, or 503 when none is configured.
+pub(crate) fn provider(app: &AppState) -> ApiResult<&Syncer> {
+    app.runner.as_ref().map(|r| r.syncer()).ok_or_else(|| {
+        ApiError::Unavailable("no provider is configured: set ONENCE_CLIENT_ID and ONENCE_CLIENT_SECRET".into())
+    })
+}
+
+const PAYMENT_METHODS: [&str; 4] = ["banktransfer", "creditcard", "monthlyinvoice", "boleto"];
+const MAX_BULK: usize = 1000;
+
+fn check_payment(v: &mut Validator, method: &Option<String>) {
+    if let Some(m) = method {
+        if !PAYMENT_METHODS.contains(&m.as_str()) {
+            v.add("payment_method", format!("must be one of {}", PAYMENT_METHODS.join(", ")));
+        }
+    }
+}
+
+fn check_iccids(v: &mut Validator, iccids: &[String]) {
+    if iccids.is_empty() || iccids.len() > MAX_BULK {
+        v.add("iccids", format!("give between 1 and {MAX_BULK} ICCIDs"));
+    }
+}
+
+/// Queues `action` for one SIM (404 when it does not exist).
+async fn queue_one(app: &AppState, iccid: &str, action: ProviderAction, actor: &str) -> ApiResult<ProviderActionView> {
+    app.store.get_sim(iccid).await?;
+    let mut items = app.store.queue_provider_actions(&[iccid.to_owned()], &action, actor).await?;
+    items.pop().map(ProviderActionView::from).ok_or_else(|| ApiError::Internal(anyhow::anyhow!("nothing was queued")))
+}
+
+async fn queue_many(
+    app: &AppState,
+    iccids: &[String],
+    action: ProviderAction,
+    actor: &str,
+) -> ApiResult<(StatusCode, Json<Items<ProviderActionView>>)> {
+    let items = app.store.queue_provider_actions(iccids, &action, actor).await?;
+    Ok((StatusCode::ACCEPTED, Json(Items { items: items.into_iter().map(ProviderActionView::from).collect() })))
+}
+
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TopUpRequest {
+    /// `banktransfer` (the provider's default), `creditcard`, `monthlyinvoice` or `boleto`.
+    pub payment_method: Option<String>,
+}
+
+/// Top up a SIM's data and SMS volume (admin). Answers 202 with the queued action; once the
+/// provider confirmed it, the action's `result` names the order, the order is listed under
+/// `/orders` linked to the SIM, and the quota is re-read.
+#[utoipa::path(post, path = "/sims/{iccid}/topup", tag = "provider", params(("iccid" = String, Path)), request_body = TopUpRequest,
+    responses((status = 202, body = ProviderActionView), (status = 403, body = Problem), (status = 404, body = Problem), (status = 422, body = Problem)))]
+async fn top_up(
+    admin: Admin,
+    State(app): State<AppState>,
+    Path(iccid): Path<String>,
+    OptionalBody(req): OptionalBody<TopUpRequest>,
+) -> ApiResult<(StatusCode, Json<ProviderActionView>)> {
+    let mut v = Validator::default();
+    check_payment(&mut v, &req.payment_method);
+    v.finish()?;
+    let action = ProviderAction::TopUp { payment_method: req.payment_method };
+    Ok((StatusCode::ACCEPTED, Json(queue_one(&app, &iccid, action, &admin.actor()).await?)))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct BulkTopUpRequest {
+    pub iccids: Vec<String>,
+    pub payment_method: Option<String>,
+}
+
+/// Top up several SIMs (admin): one queued top-up per SIM, each with its own order.
+#[utoipa::path(post, path = "/sims/topup", tag = "provider", request_body = BulkTopUpRequest,
+    responses((status = 202, body = Items<ProviderActionView>), (status = 403, body = Problem), (status = 422, body = Problem)))]
+async fn top_up_many(
+    admin: Admin,
+    State(app): State<AppState>,
+    Body(req): Body<BulkTopUpRequest>,
+) -> ApiResult<(StatusCode, Json<Items<ProviderActionView>>)> {
+    let mut v = Validator::default();
+    check_iccids(&mut v, &req.iccids);
+    check_payment(&mut v, &req.payment_method);
+    v.finish()?;
+    queue_many(&app, &req.iccids, ProviderAction::TopUp { payment_method: req.payment_method }, &admin.actor()).await
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AutoTopUpRequest {
+    pub iccids: Vec<String>,
+    /// Top up automatically when the volume runs out.
+    pub enabled: bool,
+}
+
+/// Turn automatic top-up on or off for a set of SIMs (admin).
+#[utoipa::path(post, path = "/sims/auto-topup", tag = "provider", request_body = AutoTopUpRequest,
+    responses((status = 202, body = Items<ProviderActionView>), (status = 403, body = Problem), (status = 422, body = Problem)))]
+async fn auto_top_up(
+    admin: Admin,
+    State(app): State<AppState>,
+    Body(req): Body<AutoTopUpRequest>,
+) -> ApiResult<(StatusCode, Json<Items<ProviderActionView>>)> {
+    let mut v = Validator::default();
+    check_iccids(&mut v, &req.iccids);
+    v.finish()?;
+    queue_many(&app, &req.iccids, ProviderAction::SetAutoTopUp(req.enabled), &admin.actor()).await
+}
+
+/// Reset a SIM's network connectivity (operator): the device re-attaches. The outcome is
+/// recorded in the SIM's events.
+#[utoipa::path(post, path = "/sims/{iccid}/reset-connectivity", tag = "provider", params(("iccid" = String, Path)),
+    responses((status = 202, body = ProviderActionView), (status = 403, body = Problem), (status = 404, body = Problem), (status = 422, body = Problem)))]
+async fn reset_connectivity(
+    op: Operator,
+    State(app): State<AppState>,
+    Path(iccid): Path<String>,
+) -> ApiResult<(StatusCode, Json<ProviderActionView>)> {
+    Ok((StatusCode::ACCEPTED, Json(queue_one(&app, &iccid, ProviderAction::ResetConnectivity, &op.actor()).await?)))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct IccidsRequest {
+    pub iccids: Vec<String>,
+}
+
+/// Reset the connectivity of several SIMs (operator).
+#[utoipa::path(post, path = "/sims/reset-connectivity", tag = "provider", request_body = IccidsRequest,
+    responses((status = 202, body = Items<ProviderActionView>), (status = 403, body = Problem), (status = 422, body = Problem)))]
+async fn reset_connectivity_many(
+    op: Operator,
+    State(app): State<AppState>,
+    Body(req): Body<IccidsRequest>,
+) -> ApiResult<(StatusCode, Json<Items<ProviderActionView>>)> {
+    let mut v = Validator::default();
+    check_iccids(&mut v, &req.iccids);
+    v.finish()?;
+    queue_many(&app, &req.iccids, ProviderAction::ResetConnectivity, &op.actor()).await
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SmsRequest {
+    /// The message text (or hex octets with a binary `dcs`).
+    pub payload: String,
+    /// User data header, hex.
+    pub udh: Option<String>,
+    /// Data coding scheme, 0–255.
+    pub dcs: Option<i64>,
+    /// When the provider stops trying to deliver it (default: one day).
+    pub expiry_date: Option<DateTime<Utc>>,
+    pub source_address: Option<String>,
+}
+
+fn sms_draft(v: &mut Validator, r: SmsRequest) -> SmsDraft {
+    if r.payload.is_empty() || r.payload.chars().count() > 1600 {
+        v.add("payload", "must be 1 to 1600 characters");
+    }
+    if r.udh.as_deref().is_some_and(|u| u.is_empty() || u.len() % 2 != 0 || !u.chars().all(|c| c.is_ascii_hexdigit())) {
+        v.add("udh", "must be hex octets");
+    }
+    if r.dcs.is_some_and(|d| !(0..=255).contains(&d)) {
+        v.add("dcs", "must be between 0 and 255");
+    }
+    if r.expiry_date.is_some_and(|e| e <= Utc::now()) {
+        v.add("expiry_date", "must be in the future");
+    }
+    SmsDraft {
+        payload: r.payload,
+        udh: r.udh,
+        dcs: r.dcs,
+        expiry_date: r.expiry_date,
+        source_address: r.source_address,
+    }
+}
+
+/// Send an SMS to a SIM (operator). It appears in `GET /sims/{iccid}/sms` with its delivery
+/// status once the provider accepted it.
+#[utoipa::path(post, path = "/sims/{iccid}/sms", tag = "provider", params(("iccid" = String, Path)), request_body = SmsRequest,
+    responses((status = 202, body = ProviderActionView), (status = 403, body = Problem), (status = 404, body = Problem), (status = 422, body = Problem)))]
+async fn send_sms(
+    op: Operator,
+    State(app): State<AppState>,
+    Path(iccid): Path<String>,
+    Body(req): Body<SmsRequest>,
+) -> ApiResult<(StatusCode, Json<ProviderActionView>)> {
+    let mut v = Validator::default();
+    let draft = sms_draft(&mut v, req);
+    v.finish()?;
+    Ok((StatusCode::ACCEPTED, Json(queue_one(&app, &iccid, ProviderAction::SendSms(draft), &op.actor()).await?)))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct BulkSmsRequest {
+    pub iccids: Vec<String>,
+    /// The other fields mean what they mean for one SIM.
+    pub payload: String,
+    pub udh: Option<String>,
+    pub dcs: Option<i64>,
+    pub expiry_date: Option<DateTime<Utc>>,
+    pub source_address: Option<String>,
+}
+
+/// Send the same SMS to several SIMs (operator).
+#[utoipa::path(post, path = "/sims/sms", tag = "provider", request_body = BulkSmsRequest,
+    responses((status = 202, body = Items<ProviderActionView>), (status = 403, body = Problem), (status = 422, body = Problem)))]
+async fn send_sms_many(
+    op: Operator,
+    State(app): State<AppState>,
+    Body(req): Body<BulkSmsRequest>,
+) -> ApiResult<(StatusCode, Json<Items<ProviderActionView>>)> {
+    let mut v = Validator::default();
+    check_iccids(&mut v, &req.iccids);
+    let draft = sms_draft(
+        &mut v,
+        SmsRequest {
+            payload: req.payload,
+            udh: req.udh,
+            dcs: req.dcs,
+            expiry_date: req.expiry_date,
+            source_address: req.source_address,
+        },
+    );
+    v.finish()?;
+    queue_many(&app, &req.iccids, ProviderAction::SendSms(draft), &op.actor()).await
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TransferRequest {
+    pub iccids: Vec<String>,
+    /// The provider's id of the organisation that receives the SIMs.
+    pub target_organisation: i64,
+}
+
+/// Request the transfer of SIMs to another organisation (admin).
+#[utoipa::path(post, path = "/sims/transfer", tag = "provider", request_body = TransferRequest,
+    responses((status = 202, body = Items<ProviderActionView>), (status = 403, body = Problem), (status = 422, body = Problem)))]
+async fn transfer(
+    admin: Admin,
+    State(app): State<AppState>,
+    Body(req): Body<TransferRequest>,
+) -> ApiResult<(StatusCode, Json<Items<ProviderActionView>>)> {
+    let mut v = Validator::default();
+    check_iccids(&mut v, &req.iccids);
+    if req.target_organisation <= 0 {
+        v.add("target_organisation", "must be a positive organisation id");
+    }
+    v.finish()?;
+    let action = ProviderAction::Transfer { target_organisation: req.target_organisation };
+    queue_many(&app, &req.iccids, action, &admin.actor()).await
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ExtensionRequest {
+    pub iccids: Vec<String>,
+    /// The extension product (the provider's default when absent).
+    pub product_id: Option<i64>,
+    pub payment_method: Option<String>,
+}
+
+/// Extend expiring or expired SIMs (admin): renews their lifetime and volume; invoiced. The
+/// only change the provider accepts for an expired SIM.
+#[utoipa::path(post, path = "/sims/extension", tag = "provider", request_body = ExtensionRequest,
+    responses((status = 202, body = Items<ProviderActionView>), (status = 403, body = Problem), (status = 422, body = Problem)))]
+async fn extend(
+    admin: Admin,
+    State(app): State<AppState>,
+    Body(req): Body<ExtensionRequest>,
+) -> ApiResult<(StatusCode, Json<Items<ProviderActionView>>)> {
+    let mut v = Validator::default();
+    check_iccids(&mut v, &req.iccids);
+    check_payment(&mut v, &req.payment_method);
+    v.finish()?;
+    let action = ProviderAction::Extend { product_id: req.product_id, payment_method: req.payment_method };
+    queue_many(&app, &req.iccids, action, &admin.actor()).await
+}

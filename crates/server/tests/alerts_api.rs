@@ -1,0 +1,180 @@
+//! Alert rules, alerts, mutes and notification channels over HTTP, on SQLite and PostgreSQL.
+
+mod common;
+
+use common::TestApp;
+use reqwest::{Method, StatusCode};
+use serde_json::json;
+use simfleet_store::Quota;
+
+async fn rules_are_listed_and_edited_by_operators(app: &TestApp) {
+    let (status, rules) = app.get("/api/v1/alert-rules", &app.viewer).await;
+    assert_eq!(status, StatusCode::OK);
+    let items = rules["items"].as_array().unwrap();
+    assert_eq!(items.len(), 10);
+    let low = items.iter().find(|r| r["kind"] == "data_quota_low").unwrap();
+    assert_eq!((low["threshold"].as_i64(), low["threshold_unit"].as_str()), (Some(20), Some("percent")));
+
+    let path = "/api/v1/alert-rules/data_quota_low";
+    let (status, _) = app.patch(path, &app.viewer, json!({ "threshold": 30 })).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let (status, err) = app.patch(path, &app.operator, json!({ "threshold": 150 })).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(err["errors"][0]["field"], "threshold");
+    let (status, rule) =
+        app.patch(path, &app.operator, json!({ "threshold": 30, "severity": "critical", "scope_tag": "fleet" })).await;
+    assert_eq!(status, StatusCode::OK, "{rule}");
+    assert_eq!((rule["threshold"].as_i64(), rule["severity"].as_str()), (Some(30), Some("critical")));
+    assert_eq!((rule["scope_tag"].as_str(), rule["updated_by"].as_str()), (Some("fleet"), Some("operator")));
+    let (_, rule) = app.patch(path, &app.operator, json!({ "scope_tag": null })).await;
+    assert!(rule["scope_tag"].is_null());
+    let (status, _) = app.get("/api/v1/alert-rules/no_such_kind", &app.viewer).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+}
+
+async fn alerts_are_filtered_acknowledged_and_resolved(app: &TestApp) {
+    let low = app.sim(1, json!({})).await;
+    let empty = app.sim(2, json!({})).await;
+    let store = &app.db.store;
+    let quota = |remaining| Quota {
+        kind: "data".into(),
+        remaining,
+        total: Some(100),
+        expiry_date: None,
+        last_added: None,
+        threshold_percentage: None,
+        updated_at: simfleet_store::now(),
+    };
+    let id = |iccid: &str| {
+        let iccid = iccid.to_owned();
+        async move { store.get_sim(&iccid).await.unwrap().id }
+    };
+    store.upsert_quotas(&[(id(&low).await, quota(5)), (id(&empty).await, quota(0))]).await.unwrap();
+    store.evaluate_alerts(simfleet_store::now()).await.unwrap();
+
+    let (_, all) = app.get("/api/v1/alerts?state=open&count=true", &app.viewer).await;
+    assert_eq!(all["total"], 2);
+    let (_, critical) = app.get("/api/v1/alerts?severity=critical", &app.viewer).await;
+    let critical = critical["items"].as_array().unwrap();
+    assert_eq!(critical.len(), 1);
+    assert_eq!(
+        (critical[0]["kind"].as_str(), critical[0]["iccid"].as_str()),
+        (Some("quota_exhausted"), Some(empty.as_str()))
+    );
+    let (_, by_sim) = app.get(&format!("/api/v1/alerts?iccid={low}&kind=data_quota_low"), &app.viewer).await;
+    assert_eq!(by_sim["items"].as_array().unwrap().len(), 1);
+    let (_, paged) = app.get("/api/v1/alerts?limit=1", &app.viewer).await;
+    let (_, next) = app
+        .get(&format!("/api/v1/alerts?limit=1&cursor={}", paged["next_cursor"].as_str().unwrap()), &app.viewer)
+        .await;
+    assert_ne!(paged["items"][0]["id"], next["items"][0]["id"]);
+    assert!(next["next_cursor"].is_null());
+    let (status, err) = app.get("/api/v1/alerts?state=sleeping", &app.viewer).await;
+    assert_eq!((status, err["errors"][0]["field"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("state")));
+    let (status, _) = app.get("/api/v1/alerts/999999", &app.viewer).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+
+    let alert = &critical[0];
+    let (status, resolved) =
+        app.post(&format!("/api/v1/alerts/{}/resolve", alert["id"]), &app.operator, json!({})).await;
+    assert_eq!((status, resolved["resolved_by"].as_str()), (StatusCode::OK, Some("operator")));
+    let (status, _) = app.post(&format!("/api/v1/alerts/{}/acknowledge", alert["id"]), &app.operator, json!({})).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "a resolved alert cannot be acknowledged");
+    let (_, mine) = app.get(&format!("/api/v1/sims/{empty}/alerts"), &app.viewer).await;
+    assert_eq!(mine["items"][0]["state"], "resolved");
+
+    // Mutes: a muted kind resolves and stays quiet.
+    let mute = format!("/api/v1/sims/{low}/alert-mutes/data_quota_low");
+    let (status, _) = app.call(Method::PUT, &mute, Some(&app.viewer), None).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let (status, _) = app.call(Method::PUT, &mute, Some(&app.operator), None).await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let (_, mutes) = app.get(&format!("/api/v1/sims/{low}/alert-mutes"), &app.viewer).await;
+    assert_eq!(mutes["items"][0]["kind"], "data_quota_low");
+    store.evaluate_alerts(simfleet_store::now()).await.unwrap();
+    let (_, active) = app.get(&format!("/api/v1/sims/{low}/alerts?state=active"), &app.viewer).await;
+    assert!(active["items"].as_array().unwrap().is_empty());
+    let (status, _) = app.delete(&mute, &app.operator).await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let (status, _) = app.delete(&mute, &app.operator).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (status, _) =
+        app.call(Method::PUT, &format!("/api/v1/sims/{low}/alert-mutes/bogus"), Some(&app.operator), None).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+}
+
+async fn channels_validate_and_never_show_secrets(app: &TestApp) {
+    let path = "/api/v1/notification-channels";
+    let (status, err) = app
+        .post(path, &app.admin, json!({ "name": "h", "kind": "webhook", "config": { "url": "http://127.0.0.1:9/x" } }))
+        .await;
+    assert_eq!((status, err["errors"][0]["field"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("secret")));
+    let bad_mail = json!({ "name": "m", "kind": "email", "config": { "host": "h", "port": 25, "security": "ssl3", "from": "a@b.org", "to": ["c@d.org"] } });
+    let (status, err) = app.post(path, &app.admin, bad_mail).await;
+    assert_eq!(
+        (status, err["errors"][0]["field"].as_str()),
+        (StatusCode::UNPROCESSABLE_ENTITY, Some("config.security"))
+    );
+    let mail = json!({
+        "name": "mail", "kind": "email", "severities": ["critical", "warning"], "kinds": ["offline"],
+        "config": { "host": "127.0.0.1", "port": 9, "security": "none", "username": "u", "from": "a@b.org", "to": ["c@d.org"] },
+        "secret": "smtp-password-123"
+    });
+    let (status, created) = app.post(path, &app.admin, mail.clone()).await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    assert_eq!(created["has_secret"], true);
+    assert_eq!(created["kinds"], json!(["offline"]));
+    let id = created["id"].as_i64().unwrap();
+    let (_, listed) = app.get(path, &app.admin).await;
+    assert!(!listed.to_string().contains("smtp-password-123"));
+    let stored = app.db.store.channel(id).await.unwrap();
+    assert!(!stored.secret_enc.unwrap().contains("smtp-password-123"), "sealed at rest");
+
+    // Replacing without a secret keeps the stored one.
+    let mut update = mail.clone();
+    update.as_object_mut().unwrap().remove("secret");
+    update["name"] = json!("renamed");
+    let (status, updated) = app.call(Method::PUT, &format!("{path}/{id}"), Some(&app.admin), Some(update)).await;
+    assert_eq!(
+        (status, updated["name"].as_str(), updated["has_secret"].as_bool()),
+        (StatusCode::OK, Some("renamed"), Some(true))
+    );
+
+    // Nothing listens on port 9: the test reports the failure instead of failing the request.
+    let (status, test) = app.post(&format!("{path}/{id}/test"), &app.admin, json!({})).await;
+    assert_eq!((status, test["ok"].as_bool()), (StatusCode::OK, Some(false)));
+    assert!(!test["error"].as_str().unwrap().contains("smtp-password-123"));
+    let (_, log) = app.get(&format!("{path}/{id}/deliveries"), &app.admin).await;
+    assert!(log["items"].as_array().unwrap().is_empty());
+
+    let (status, _) = app.get(&format!("{path}/{id}"), &app.operator).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let (status, _) = app.delete(&format!("{path}/{id}"), &app.admin).await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let (status, _) = app.get(&format!("{path}/{id}"), &app.admin).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+}
+
+async fn analytics_validate_their_parameters(app: &TestApp) {
+    let (status, _) = app.get("/api/v1/stats/sims-at-risk?days=0", &app.viewer).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    let (status, risk) = app.get("/api/v1/stats/sims-at-risk", &app.viewer).await;
+    assert_eq!((status, risk["days"].as_i64()), (StatusCode::OK, Some(30)));
+    let (status, _) = app.get("/api/v1/stats/usage-heatmap?weeks=60", &app.viewer).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    let (status, heat) = app.get("/api/v1/stats/usage-heatmap?weeks=1", &app.viewer).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(heat["items"].as_array().unwrap().iter().all(|c| c["data_total"] == 0));
+    let (status, anomalies) = app.get("/api/v1/stats/anomalies", &app.viewer).await;
+    assert_eq!((status, anomalies["items"].as_array().map(Vec::len)), (StatusCode::OK, Some(0)));
+    let sim = app.sim(3, json!({})).await;
+    let (status, _) = app.get(&format!("/api/v1/sims/{sim}/forecast"), &app.viewer).await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "no quota known yet");
+}
+
+api_tests!(
+    rules_are_listed_and_edited_by_operators,
+    alerts_are_filtered_acknowledged_and_resolved,
+    channels_validate_and_never_show_secrets,
+    analytics_validate_their_parameters,
+);

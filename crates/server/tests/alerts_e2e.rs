@@ -1,0 +1,451 @@
+//! Alerts end to end against the 1NCE simulator: a sync raises exactly the alerts the
+//! simulator's fleet implies; a signed webhook and an SMTP server receive them once; a top-up
+//! resolves the quota alert; a crash between raising and delivering loses and doubles nothing.
+
+mod common;
+
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::HeaderMap;
+use chrono::{DateTime, Days, TimeDelta, Utc};
+use common::TestApp;
+use hmac::{Hmac, Mac};
+use onence_sim::{SimHandle, SimStatus as SimulatorStatus};
+use reqwest::{Method, StatusCode};
+use serde_json::{json, Value};
+use sha2::Sha256;
+use simfleet_domain::alerts::Baseline;
+use simfleet_store::Dialect;
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::{Arc, Mutex};
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+
+const FLEET: usize = 300;
+const SEED: u64 = 5;
+const WEBHOOK_SECRET: &str = "whsec-test-secret";
+
+async fn simulator() -> SimHandle {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    onence_sim::spawn(onence_sim::SimConfig::new(FLEET, SEED), listener).await.unwrap()
+}
+
+/// µMB (the simulator's unit) to bytes, rounded, as the sync converts volumes.
+fn bytes(umb: i64) -> i64 {
+    umb.signum() * ((i128::from(umb.unsigned_abs()) * 1_048_576 + 500_000) / 1_000_000) as i64
+}
+
+/// The alerts (kind, ICCID) the default rules must raise for the simulator's fleet at `now`,
+/// computed from the simulator's own state with the rules' definitions.
+fn expected_alerts(sim: &SimHandle, now: DateTime<Utc>) -> BTreeSet<(String, String)> {
+    let state = sim.state();
+    let today = now.date_naive();
+    let mut out = BTreeSet::new();
+    for r in state.sims() {
+        let iccid = r.iccid_with_luhn.clone();
+        let mut add = |kind: &str| {
+            out.insert((kind.to_owned(), iccid.clone()));
+        };
+        let data = state.data_quota(&r.iccid).unwrap();
+        let sms = state.sms_quota(&r.iccid).unwrap();
+        let (remaining, total) = (bytes(data.remaining), bytes(data.accumulated as i64));
+        if remaining > 0 && remaining * 100 < total * 20 {
+            add("data_quota_low");
+        }
+        if sms.remaining > 0 && sms.remaining * 100 < sms.accumulated as i64 * 20 {
+            add("sms_quota_low");
+        }
+        if data.remaining <= 0 || sms.remaining <= 0 {
+            add("quota_exhausted");
+        }
+        if data.expiry.date_naive() <= today + Days::new(30) {
+            add("quota_expiring");
+        }
+        let window = state.usage(&r.iccid, today - Days::new(13), today).unwrap();
+        let used: i64 = window.iter().map(|(_, u)| bytes(u.data_umb() as i64)).sum();
+        if simfleet_domain::alerts::exhausts_within(remaining, used, window.len() as i64, 14) {
+            add("forecast_exhaustion");
+        }
+        if r.status == SimulatorStatus::Enabled && r.connectivity.last_seen < now - TimeDelta::hours(48) {
+            add("offline");
+        }
+        let day = today - Days::new(1);
+        let base: Vec<i64> = state
+            .usage(&r.iccid, day - Days::new(28), day - Days::new(1))
+            .unwrap()
+            .iter()
+            .map(|(_, u)| bytes(u.data_umb() as i64))
+            .collect();
+        let value = state.usage(&r.iccid, day, day).unwrap().first().map(|(_, u)| bytes(u.data_umb() as i64));
+        if let (Some(b), Some(v)) = (Baseline::of(&base), value) {
+            if b.is_anomaly(v, 5) {
+                add("usage_anomaly");
+            }
+        }
+    }
+    out
+}
+
+async fn wait_for_run(app: &TestApp, job: &str, after: i64) -> Value {
+    for _ in 0..600 {
+        let (_, runs) = app.get(&format!("/api/v1/jobs/runs?job={job}&limit=1"), &app.viewer).await;
+        if let Some(run) = runs["items"].as_array().and_then(|a| a.first()) {
+            if run["id"].as_i64().unwrap() > after && run["status"] != "running" {
+                return run.clone();
+            }
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    panic!("{job} did not finish");
+}
+
+async fn last_run_id(app: &TestApp, job: &str) -> i64 {
+    let (_, runs) = app.get(&format!("/api/v1/jobs/runs?job={job}&limit=1"), &app.viewer).await;
+    runs["items"].as_array().and_then(|a| a.first()).map(|r| r["id"].as_i64().unwrap()).unwrap_or(0)
+}
+
+/// Runs `job` over the API (retrying while an automatic run of it is in progress) and waits for it.
+async fn run_job(app: &TestApp, job: &str) -> Value {
+    for _ in 0..600 {
+        let before = last_run_id(app, job).await;
+        let (status, res) = app.call(Method::POST, &format!("/api/v1/jobs/{job}/run"), Some(&app.operator), None).await;
+        match status {
+            StatusCode::ACCEPTED => {
+                let run = wait_for_run(app, job, before).await;
+                assert_eq!(run["status"], "success", "{job}: {run}");
+                return run;
+            }
+            StatusCode::CONFLICT => tokio::time::sleep(std::time::Duration::from_millis(50)).await,
+            other => panic!("{job}: {other} {res}"),
+        }
+    }
+    panic!("{job} stayed busy");
+}
+
+async fn active_alerts(app: &TestApp) -> Vec<Value> {
+    let mut all = Vec::new();
+    let mut cursor: Option<String> = None;
+    loop {
+        let mut path = "/api/v1/alerts?state=active&limit=100".to_owned();
+        if let Some(c) = &cursor {
+            path.push_str(&format!("&cursor={c}"));
+        }
+        let (status, page) = app.get(&path, &app.viewer).await;
+        assert_eq!(status, StatusCode::OK, "{page}");
+        all.extend(page["items"].as_array().unwrap().iter().cloned());
+        match page["next_cursor"].as_str() {
+            Some(c) => cursor = Some(c.to_owned()),
+            None => return all,
+        }
+    }
+}
+
+fn as_set(alerts: &[Value]) -> BTreeSet<(String, String)> {
+    alerts.iter().map(|a| (a["kind"].as_str().unwrap().to_owned(), a["iccid"].as_str().unwrap().to_owned())).collect()
+}
+
+/// A webhook receiver that checks nothing itself: it records what arrived.
+#[derive(Clone, Default)]
+struct Hooks(Arc<Mutex<Vec<(HeaderMap, Bytes)>>>);
+
+async fn receive(State(hooks): State<Hooks>, headers: HeaderMap, body: Bytes) -> &'static str {
+    hooks.0.lock().unwrap().push((headers, body));
+    "ok"
+}
+
+async fn webhook_receiver() -> (String, Hooks) {
+    let hooks = Hooks::default();
+    let router = axum::Router::new().route("/hook", axum::routing::post(receive)).with_state(hooks.clone());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/hook", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+    (url, hooks)
+}
+
+impl Hooks {
+    /// Every received alert payload, after checking each signature; panics on a bad one.
+    fn verified(&self) -> Vec<Value> {
+        self.0
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|(headers, body)| {
+                let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(WEBHOOK_SECRET.as_bytes()).unwrap();
+                mac.update(body);
+                let expected = format!("sha256={}", hex::encode(mac.finalize().into_bytes()));
+                assert_eq!(headers["x-simfleet-signature"].to_str().unwrap(), expected);
+                let value: Value = serde_json::from_slice(body).unwrap();
+                assert_eq!(headers["x-simfleet-delivery"].to_str().unwrap(), value["delivery_id"].as_str().unwrap());
+                value
+            })
+            .collect()
+    }
+}
+
+/// A tiny SMTP server: enough of RFC 5321 for one client at a time; records each message.
+async fn smtp_server() -> (u16, Arc<Mutex<Vec<String>>>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let mails = Arc::new(Mutex::new(Vec::new()));
+    let store = mails.clone();
+    tokio::spawn(async move {
+        loop {
+            let Ok((stream, _)) = listener.accept().await else { return };
+            let store = store.clone();
+            tokio::spawn(async move {
+                let (read, mut write) = stream.into_split();
+                let mut lines = BufReader::new(read).lines();
+                write.write_all(b"220 test ESMTP\r\n").await.unwrap();
+                let mut data: Option<String> = None;
+                while let Ok(Some(line)) = lines.next_line().await {
+                    if let Some(buf) = data.as_mut() {
+                        if line == "." {
+                            store.lock().unwrap().push(data.take().unwrap());
+                            write.write_all(b"250 queued\r\n").await.unwrap();
+                        } else {
+                            buf.push_str(&line);
+                            buf.push('\n');
+                        }
+                        continue;
+                    }
+                    let verb = line.split_whitespace().next().unwrap_or("").to_ascii_uppercase();
+                    let reply: &[u8] = match verb.as_str() {
+                        "EHLO" | "HELO" => b"250-test\r\n250 8BITMIME\r\n",
+                        "DATA" => {
+                            data = Some(String::new());
+                            b"354 go ahead\r\n"
+                        }
+                        "QUIT" => {
+                            write.write_all(b"221 bye\r\n").await.unwrap();
+                            return;
+                        }
+                        _ => b"250 OK\r\n",
+                    };
+                    write.write_all(reply).await.unwrap();
+                }
+            });
+        }
+    });
+    (port, mails)
+}
+
+async fn sync_raises_notifies_and_resolves(dialect: Dialect) {
+    let sim = simulator().await;
+    let Some(app) = TestApp::spawn_with(dialect, Some(sim.base_url().to_owned())).await else { return };
+    let (url, hooks) = webhook_receiver().await;
+    let (smtp_port, mails) = smtp_server().await;
+
+    let (status, hook) = app
+        .post(
+            "/api/v1/notification-channels",
+            &app.admin,
+            json!({ "name": "ops hook", "kind": "webhook", "config": { "url": url }, "secret": WEBHOOK_SECRET }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{hook}");
+    assert_eq!(hook["has_secret"], true);
+    assert!(!hook.to_string().contains(WEBHOOK_SECRET), "secrets are never returned");
+    let email = json!({
+        "name": "on-call mail", "kind": "email", "severities": ["critical"], "digest_minutes": 60,
+        "config": { "host": "127.0.0.1", "port": smtp_port, "security": "none", "from": "simfleet@example.org", "to": ["oncall@example.org"] }
+    });
+    let (status, mail) = app.post("/api/v1/notification-channels", &app.admin, email).await;
+    assert_eq!(status, StatusCode::CREATED, "{mail}");
+    let (status, _) = app.get("/api/v1/notification-channels", &app.operator).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "channels are for admins");
+
+    // The test button reaches both.
+    let (_, test) =
+        app.post(&format!("/api/v1/notification-channels/{}/test", hook["id"]), &app.admin, json!({})).await;
+    assert_eq!(test["ok"], true, "{test}");
+    let (_, test) =
+        app.post(&format!("/api/v1/notification-channels/{}/test", mail["id"]), &app.admin, json!({})).await;
+    assert_eq!(test["ok"], true, "{test}");
+    assert_eq!(mails.lock().unwrap().len(), 1);
+    assert!(mails.lock().unwrap()[0].contains("test message"));
+    assert_eq!(hooks.verified()[0]["event"], "test");
+    hooks.0.lock().unwrap().clear();
+    mails.lock().unwrap().clear();
+
+    for job in ["sims", "usage", "quotas", "connectivity"] {
+        run_job(&app, job).await;
+    }
+    run_job(&app, "alerts").await;
+    let now = Utc::now();
+    let expected = expected_alerts(&sim, now);
+    let kinds: BTreeMap<&str, usize> = expected.iter().fold(BTreeMap::new(), |mut m, (k, _)| {
+        *m.entry(k.as_str()).or_default() += 1;
+        m
+    });
+    eprintln!("expected alerts per kind: {kinds:?}");
+    // The seeded fleet has every scenario the rules look for.
+    for kind in ["data_quota_low", "quota_exhausted", "offline", "usage_anomaly", "quota_expiring"] {
+        assert!(kinds.get(kind).copied().unwrap_or(0) > 0, "fleet seed {SEED} has no {kind}: {kinds:?}");
+    }
+    let alerts = active_alerts(&app).await;
+    assert_eq!(as_set(&alerts), expected, "expected per kind {kinds:?}");
+    assert_eq!(alerts.len(), expected.len(), "one alert per (SIM, kind)");
+
+    // Deliver: each new alert reaches the webhook once, signed; critical ones as one digest e-mail.
+    run_job(&app, "notify").await;
+    run_job(&app, "notify").await;
+    let received = hooks.verified();
+    assert_eq!(received.len(), alerts.len());
+    let ids: BTreeSet<i64> = received.iter().map(|v| v["alert"]["id"].as_i64().unwrap()).collect();
+    assert_eq!(ids, alerts.iter().map(|a| a["id"].as_i64().unwrap()).collect());
+    let critical = alerts.iter().filter(|a| a["severity"] == "critical").count();
+    assert!(critical > 0);
+    {
+        let mails = mails.lock().unwrap();
+        assert_eq!(mails.len(), 1, "one digest");
+        assert!(mails[0].contains(&format!("{critical} new alerts")), "{}", mails[0]);
+    }
+    let (_, log) =
+        app.get(&format!("/api/v1/notification-channels/{}/deliveries?limit=1000", hook["id"]), &app.admin).await;
+    assert!(log["items"].as_array().unwrap().iter().all(|d| d["status"] == "delivered"));
+
+    // A top-up on the provider side, then a quota sync: the exhaustion alert resolves itself.
+    let topped = sim
+        .state()
+        .sims()
+        .into_iter()
+        .find(|r| {
+            let (d, s) = (sim.state().data_quota(&r.iccid).unwrap(), sim.state().sms_quota(&r.iccid).unwrap());
+            d.remaining <= 0 && d.remaining + 500_000_000 > 0 && s.remaining + 250 > 0
+        })
+        .expect("a SIM whose quota a top-up refills");
+    let alert = alerts
+        .iter()
+        .find(|a| a["kind"] == "quota_exhausted" && a["iccid"] == topped.iccid_with_luhn.as_str())
+        .unwrap()
+        .clone();
+    sim.state().top_up(&topped.iccid).unwrap();
+    run_job(&app, "quotas").await;
+    run_job(&app, "alerts").await;
+    let (_, after) = app.get(&format!("/api/v1/alerts/{}", alert["id"]), &app.viewer).await;
+    assert_eq!((after["state"].as_str(), after["resolved_by"].as_str()), (Some("resolved"), Some("system")), "{after}");
+    run_job(&app, "notify").await;
+    assert_eq!(hooks.verified().len(), received.len() + count_new(&app, &alerts).await, "nothing sent twice");
+
+    // Operators acknowledge and resolve with their name recorded; viewers cannot.
+    let open = alerts.iter().find(|a| a["kind"] == "offline").unwrap();
+    let path = format!("/api/v1/alerts/{}/acknowledge", open["id"]);
+    let (status, _) = app.post(&path, &app.viewer, json!({})).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let (status, acked) = app.post(&path, &app.operator, json!({})).await;
+    assert_eq!((status, acked["acknowledged_by"].as_str()), (StatusCode::OK, Some("operator")), "{acked}");
+    let (status, _) = app.post(&path, &app.operator, json!({})).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    let iccid = open["iccid"].as_str().unwrap();
+    let (_, mine) = app.get(&format!("/api/v1/sims/{iccid}/alerts?state=active"), &app.viewer).await;
+    assert!(mine["items"].as_array().unwrap().iter().any(|a| a["id"] == open["id"]));
+
+    // Forecast, risk, heatmap and anomalies read the same data.
+    let (status, f) = app.get(&format!("/api/v1/sims/{}/forecast", topped.iccid_with_luhn), &app.viewer).await;
+    assert_eq!(status, StatusCode::OK, "{f}");
+    assert!(f["method"].as_str().unwrap().starts_with("linear"));
+    let (_, risk) = app.get("/api/v1/stats/sims-at-risk?days=14&limit=1000", &app.viewer).await;
+    let risky: BTreeSet<String> =
+        risk["items"].as_array().unwrap().iter().map(|r| r["iccid"].as_str().unwrap().into()).collect();
+    let forecast_alerts: BTreeSet<String> =
+        expected.iter().filter(|(k, _)| k == "forecast_exhaustion").map(|(_, i)| i.clone()).collect();
+    // The same rule; only the topped-up SIM may have joined since.
+    let joined: Vec<&String> = risky.difference(&forecast_alerts).collect();
+    assert!(forecast_alerts.is_subset(&risky), "{risky:?} vs {forecast_alerts:?}");
+    assert!(joined.iter().all(|i| **i == topped.iccid_with_luhn), "{joined:?}");
+    let (_, anomalies) = app.get("/api/v1/stats/anomalies?limit=1000", &app.viewer).await;
+    let found: BTreeSet<String> =
+        anomalies["items"].as_array().unwrap().iter().map(|a| a["iccid"].as_str().unwrap().into()).collect();
+    let anomaly_alerts: BTreeSet<String> =
+        expected.iter().filter(|(k, _)| k == "usage_anomaly").map(|(_, i)| i.clone()).collect();
+    assert_eq!(found, anomaly_alerts);
+    let first = &anomalies["items"][0];
+    assert!(first["data_total"].as_f64().unwrap() > first["threshold"].as_f64().unwrap());
+    let (_, heat) = app.get("/api/v1/stats/usage-heatmap?weeks=4", &app.viewer).await;
+    let cells = heat["items"].as_array().unwrap();
+    assert!(cells.len() >= 22 && cells.len() <= 28);
+    assert!(cells.iter().any(|c| c["data_total"].as_i64().unwrap() > 0));
+    app.stop().await;
+}
+
+/// Alerts opened after the first delivery (by the top-up's quota sync, e.g. a low quota).
+async fn count_new(app: &TestApp, before: &[Value]) -> usize {
+    let known: BTreeSet<i64> = before.iter().map(|a| a["id"].as_i64().unwrap()).collect();
+    let (_, all) = app.get("/api/v1/alerts?limit=1000", &app.viewer).await;
+    all["items"].as_array().unwrap().iter().filter(|a| !known.contains(&a["id"].as_i64().unwrap())).count()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_sync_raises_notifies_and_resolves() {
+    sync_raises_notifies_and_resolves(Dialect::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_sync_raises_notifies_and_resolves() {
+    sync_raises_notifies_and_resolves(Dialect::Postgres).await;
+}
+
+/// Alerts raised, then the process dies before delivering: a new process on the same database
+/// delivers each notification exactly once.
+async fn crash_between_raising_and_delivering(dialect: Dialect) {
+    use simfleet_server::crypto::SecretBox;
+    use simfleet_store::testing::TestDb;
+    use simfleet_store::{ChannelInput, Store};
+    use simfleet_sync::{Job, SyncConfig, Syncer};
+
+    let Some(db) = TestDb::for_dialect(dialect).await else { return };
+    let sim = simulator().await;
+    let (url, hooks) = webhook_receiver().await;
+    let secrets = SecretBox::new(&secrecy::SecretString::from("test master key, not for production".to_owned()));
+    let client = || {
+        onence::Client::new(onence::ClientConfig::new(
+            sim.base_url(),
+            onence_sim::DEFAULT_CLIENT_ID,
+            onence_sim::DEFAULT_CLIENT_SECRET,
+        ))
+        .unwrap()
+    };
+    let first = Store::connect(&db.url, &db.options).await.unwrap();
+    first
+        .create_channel(&ChannelInput {
+            name: "hook".into(),
+            kind: "webhook".into(),
+            enabled: true,
+            severities: vec![],
+            kinds: vec![],
+            config: json!({ "url": url }),
+            secret_enc: Some(secrets.seal(WEBHOOK_SECRET)),
+            digest_minutes: None,
+        })
+        .await
+        .unwrap();
+    let syncer = Syncer::new(first.clone(), client(), SyncConfig::default());
+    for job in [Job::Sims, Job::Quotas, Job::Connectivity, Job::Alerts] {
+        assert_eq!(syncer.run(job).await.unwrap().status, "success");
+    }
+    let raised = first.alert_count(true).await.unwrap();
+    assert!(raised > 0);
+    // The process dies here: nothing was delivered.
+    drop(syncer);
+    first.close().await;
+    assert!(hooks.0.lock().unwrap().is_empty());
+
+    let second = Store::connect(&db.url, &db.options).await.unwrap();
+    let syncer = Syncer::new(second.clone(), client(), SyncConfig::default()).with_secrets(Arc::new(secrets));
+    assert_eq!(syncer.run(Job::Notify).await.unwrap().items_ok, raised);
+    assert_eq!(syncer.run(Job::Notify).await.unwrap().items_ok, 0);
+    let received = hooks.verified();
+    let ids: BTreeSet<i64> = received.iter().map(|v| v["alert"]["id"].as_i64().unwrap()).collect();
+    assert_eq!((received.len(), ids.len()), (raised as usize, raised as usize), "each alert exactly once");
+    second.close().await;
+    db.cleanup().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_crash_between_raising_and_delivering() {
+    crash_between_raising_and_delivering(Dialect::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_crash_between_raising_and_delivering() {
+    crash_between_raising_and_delivering(Dialect::Postgres).await;
+}

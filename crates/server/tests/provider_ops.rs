@@ -1,0 +1,518 @@
+//! Provider account operations through simfleet's API against the 1NCE simulator on
+//! loopback: top-ups, SMS, connectivity resets, transfers and extensions through the outbox
+//! (exactly once across a restart of simfleet, refusals recorded precisely), and orders,
+//! products, support tickets and limits on the spot.
+
+mod common;
+
+use common::TestApp;
+use onence_sim::{SimHandle, SimRecord};
+use reqwest::{Method, StatusCode};
+use serde_json::{json, Value};
+use simfleet_store::Dialect;
+
+/// The id of the newest run of `job` (0 when none).
+async fn last_run_id(app: &TestApp, job: &str) -> i64 {
+    let (_, runs) = app.get(&format!("/api/v1/jobs/runs?job={job}&limit=1"), &app.viewer).await;
+    runs["items"].as_array().and_then(|a| a.first()).map_or(0, |r| r["id"].as_i64().unwrap())
+}
+
+/// Runs `job` over the API and waits for its run to finish.
+async fn run_job(app: &TestApp, job: &str) -> Value {
+    let after = last_run_id(app, job).await;
+    // The previous run's row may be finished a moment before the runner lets go of the job.
+    for attempt in 0.. {
+        let (status, res) = app.call(Method::POST, &format!("/api/v1/jobs/{job}/run"), Some(&app.operator), None).await;
+        if status == StatusCode::CONFLICT && attempt < 40 {
+            tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+            continue;
+        }
+        assert_eq!(status, StatusCode::ACCEPTED, "{res}");
+        break;
+    }
+    for _ in 0..400 {
+        let (_, runs) = app.get(&format!("/api/v1/jobs/runs?job={job}&limit=1"), &app.viewer).await;
+        if let Some(run) = runs["items"].as_array().and_then(|a| a.first()) {
+            if run["id"].as_i64().unwrap() > after && run["status"] != "running" {
+                return run.clone();
+            }
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+    }
+    panic!("{job} did not finish");
+}
+
+/// A simulator with `n` SIMs and an app that synced them.
+async fn setup(dialect: Dialect, n: usize) -> Option<(SimHandle, TestApp)> {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let sim = onence_sim::spawn(onence_sim::SimConfig::new(n, 21), listener).await.unwrap();
+    let app = TestApp::spawn_with(dialect, Some(sim.base_url().to_owned())).await?;
+    let run = run_job(&app, "sims").await;
+    assert_eq!(run["status"], "success", "{run}");
+    Some((sim, app))
+}
+
+fn topup_orders(sim: &SimHandle, r: &SimRecord) -> usize {
+    sim.state().orders().iter().filter(|o| o.order_type == "TOPUP" && o.sims.contains(&r.iccid)).count()
+}
+
+async fn actions(app: &TestApp, iccid: &str) -> Vec<Value> {
+    let (status, res) = app.get(&format!("/api/v1/sims/{iccid}/provider-actions"), &app.viewer).await;
+    assert_eq!(status, StatusCode::OK, "{res}");
+    res["items"].as_array().unwrap().clone()
+}
+
+async fn events(app: &TestApp, iccid: &str, kind: &str) -> Vec<Value> {
+    let (_, res) = app.get(&format!("/api/v1/sims/{iccid}/events?limit=100"), &app.viewer).await;
+    res["items"].as_array().unwrap().iter().filter(|e| e["kind"] == kind).cloned().collect()
+}
+
+async fn top_ups_are_delivered_exactly_once_across_a_restart(dialect: Dialect) {
+    let Some((sim, app)) = setup(dialect, 12).await else { return };
+    let records = sim.state().sims();
+    let (a, b, c) = (&records[0], &records[1], &records[2]);
+    let (ia, ib, ic) = (&a.iccid_with_luhn, &b.iccid_with_luhn, &c.iccid_with_luhn);
+
+    for token in [&app.viewer, &app.operator] {
+        let (status, _) = app.post(&format!("/api/v1/sims/{ia}/topup"), token, json!({})).await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "only admins top up");
+    }
+    let (status, res) =
+        app.post(&format!("/api/v1/sims/{ia}/topup"), &app.admin, json!({"payment_method": "cash"})).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(res["errors"][0]["field"], "payment_method", "{res}");
+    let (status, res) =
+        app.post("/api/v1/sims/topup", &app.admin, json!({"iccids": [ib, "89882280666023067760"]})).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "an unknown SIM queues nothing: {res}");
+    assert!(actions(&app, ib).await.is_empty(), "nothing half-queued");
+
+    let (status, one) =
+        app.post(&format!("/api/v1/sims/{ia}/topup"), &app.admin, json!({"payment_method": "banktransfer"})).await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{one}");
+    assert_eq!(one["status"], "pending");
+    assert_eq!(one["action"], "top_up");
+    let (status, bulk) = app.post("/api/v1/sims/topup", &app.admin, json!({"iccids": [ib, ic]})).await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{bulk}");
+    assert_eq!(bulk["items"].as_array().unwrap().len(), 2);
+    let requested = events(&app, ia, "PROVIDER_ACTION_REQUESTED").await;
+    assert_eq!(requested.len(), 1);
+    assert_eq!(requested[0]["actor"], "admin");
+    let (_, audit) = app.get("/api/v1/audit-log?limit=20", &app.admin).await;
+    assert!(
+        audit["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["path"] == format!("/api/v1/sims/{ia}/topup") && e["actor"] == "admin" && e["status"] == 202),
+        "{audit}"
+    );
+    let (_, quota_before) = app.get(&format!("/api/v1/sims/{ia}/quota"), &app.viewer).await;
+    assert_eq!(quota_before["items"].as_array().unwrap().len(), 0, "no quota read yet");
+    assert_eq!(topup_orders(&sim, a), 0, "nothing reaches the provider before the outbox runs");
+
+    // simfleet stops between the request and the delivery; a new process delivers.
+    let app = app.restart().await;
+    let run = run_job(&app, "outbox").await;
+    assert_eq!(run["items_ok"], 3, "{run}");
+    for r in [a, b, c] {
+        assert_eq!(topup_orders(&sim, r), 1, "exactly one top-up of {}", r.iccid);
+    }
+    let done = &actions(&app, ia).await[0];
+    assert_eq!(done["status"], "done", "{done}");
+    let number = done["result"]["order_number"].as_i64().unwrap();
+    let (status, order) = app.get(&format!("/api/v1/orders/{number}"), &app.viewer).await;
+    assert_eq!(status, StatusCode::OK, "{order}");
+    assert_eq!(order["order_type"], "TOPUP");
+    assert_eq!(order["sims"], json!([ia]));
+    assert_eq!(order["created_by"], "admin");
+    assert_eq!(order["invoice_amount"], "10.00");
+    assert_eq!(order["currency"], "EUR");
+    let (_, mine) = app.get(&format!("/api/v1/orders?iccid={ia}"), &app.viewer).await;
+    assert_eq!(mine["items"].as_array().unwrap().len(), 1, "{mine}");
+    let applied = events(&app, ia, "PROVIDER_ACTION_APPLIED").await;
+    assert!(applied[0]["note"].as_str().unwrap().contains(&number.to_string()), "{applied:?}");
+    assert_eq!(applied[0]["actor"], "admin");
+    // The quota view shows the confirmed top-up.
+    let (_, quota) = app.get(&format!("/api/v1/sims/{ia}/quota"), &app.viewer).await;
+    let data = quota["items"].as_array().unwrap().iter().find(|q| q["kind"] == "data").unwrap().clone();
+    assert_eq!(data["last_added"], 500 * 1_048_576, "{quota}");
+
+    // Running the outbox again delivers nothing twice.
+    let run = run_job(&app, "outbox").await;
+    assert_eq!(run["items_ok"], 0, "{run}");
+    assert_eq!(topup_orders(&sim, a), 1);
+
+    // A worker that died after the provider applied a top-up but before recording it: the
+    // action is claimed again, and the provider's orders show it was applied already.
+    let id = done["id"].as_i64().unwrap();
+    app.db
+        .store
+        .execute_raw(&format!(
+            "UPDATE outbox SET status = 'pending', attempts = 1, done_at = NULL, result = NULL WHERE id = {id}"
+        ))
+        .await
+        .unwrap();
+    let run = run_job(&app, "outbox").await;
+    assert_eq!(run["items_ok"], 1, "{run}");
+    assert_eq!(topup_orders(&sim, a), 1, "the retry did not top up twice");
+    assert_eq!(actions(&app, ia).await[0]["result"]["order_number"], number);
+
+    app.stop().await;
+    sim.shutdown().await;
+}
+
+async fn provider_refusals_are_precise(dialect: Dialect) {
+    let Some((sim, app)) = setup(dialect, 12).await else { return };
+    let records = sim.state().sims();
+    let (expired, card, foreign) = (&records[3], &records[4], &records[5]);
+    sim.state().set_expired(&expired.iccid, true);
+    sim.state().set_credit_card_on_file(false);
+    // The SIM was handed to another customer at the provider since the last sync.
+    let other = onence_sim::fleet::iccid_for(records.len());
+    app.db
+        .store
+        .execute_raw(&format!("UPDATE sims SET provider_ref = '{other}' WHERE iccid = '{}'", foreign.iccid_with_luhn))
+        .await
+        .unwrap();
+    let orders_before = sim.state().orders().len();
+
+    let (ie, ic, iforeign) = (&expired.iccid_with_luhn, &card.iccid_with_luhn, &foreign.iccid_with_luhn);
+    let (s, _) = app.post(&format!("/api/v1/sims/{ie}/topup"), &app.admin, json!({})).await;
+    assert_eq!(s, StatusCode::ACCEPTED);
+    let (s, _) =
+        app.post(&format!("/api/v1/sims/{ic}/topup"), &app.admin, json!({"payment_method": "creditcard"})).await;
+    assert_eq!(s, StatusCode::ACCEPTED);
+    let (s, _) = app.post(&format!("/api/v1/sims/{iforeign}/reset-connectivity"), &app.operator, json!({})).await;
+    assert_eq!(s, StatusCode::ACCEPTED);
+    let run = run_job(&app, "outbox").await;
+    assert_eq!(run["items_failed"], 3, "{run}");
+
+    for (iccid, kind, words) in [
+        (ie, "sim-expired", "POST /api/v1/sims/extension"),
+        (ic, "invalid-payment-method", "payment method"),
+        (iforeign, "sim-not-owned", "does not belong"),
+    ] {
+        let action = &actions(&app, iccid).await[0];
+        assert_eq!(action["status"], "failed", "{action}");
+        assert_eq!(action["error_type"], format!("https://simfleet.dev/problems/{kind}"), "{action}");
+        let failed = events(&app, iccid, "PROVIDER_ACTION_FAILED").await;
+        assert_eq!(failed.len(), 1);
+        assert!(failed[0]["note"].as_str().unwrap().contains(words), "{failed:?}");
+        assert!(events(&app, iccid, "PROVIDER_ACTION_APPLIED").await.is_empty());
+        let (_, orders) = app.get(&format!("/api/v1/orders?iccid={iccid}"), &app.viewer).await;
+        assert!(orders["items"].as_array().unwrap().is_empty(), "no order recorded for a refusal");
+        let (_, quota) = app.get(&format!("/api/v1/sims/{iccid}/quota"), &app.viewer).await;
+        assert!(quota["items"].as_array().unwrap().is_empty(), "no quota change recorded");
+    }
+    assert_eq!(sim.state().orders().len(), orders_before, "the provider applied nothing");
+
+    // Calls made on the spot answer with the precise problem.
+    let (status, problem) = app.get(&format!("/api/v1/sims/{ie}/sms?refresh=true"), &app.viewer).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{problem}");
+    assert_eq!(problem["type"], "https://simfleet.dev/problems/sim-expired");
+    assert_eq!(problem["extension_endpoint"], "/api/v1/sims/extension");
+    let (status, problem) = app.delete(&format!("/api/v1/sims/{ie}/sms/1"), &app.operator).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{problem}");
+    assert_eq!(problem["type"], "https://simfleet.dev/problems/sim-expired");
+    let (status, problem) = app.get(&format!("/api/v1/sims/{iforeign}/sms?refresh=true"), &app.viewer).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{problem}");
+    assert_eq!(problem["type"], "https://simfleet.dev/problems/sim-not-owned");
+
+    // The extension is what an expired SIM accepts; then a top-up goes through.
+    let (s, _) = app.post("/api/v1/sims/extension", &app.operator, json!({"iccids": [ie]})).await;
+    assert_eq!(s, StatusCode::FORBIDDEN, "only admins extend");
+    let (s, res) = app.post("/api/v1/sims/extension", &app.admin, json!({"iccids": [ie]})).await;
+    assert_eq!(s, StatusCode::ACCEPTED, "{res}");
+    let app = app.restart().await;
+    let run = run_job(&app, "outbox").await;
+    assert_eq!(run["items_ok"], 1, "{run}");
+    assert!(!sim.state().sim(&expired.iccid).unwrap().expired);
+    let extensions = sim.state().orders().iter().filter(|o| o.order_type == "TARIFF_CHANGE").count();
+    assert_eq!(extensions, 1, "extended exactly once");
+    let (s, _) = app.post(&format!("/api/v1/sims/{ie}/topup"), &app.admin, json!({})).await;
+    assert_eq!(s, StatusCode::ACCEPTED);
+    let run = run_job(&app, "outbox").await;
+    assert_eq!(run["items_ok"], 1, "{run}");
+    assert_eq!(topup_orders(&sim, expired), 1);
+
+    app.stop().await;
+    sim.shutdown().await;
+}
+
+async fn sms_and_connectivity_resets(dialect: Dialect) {
+    let Some((sim, app)) = setup(dialect, 12).await else { return };
+    let records = sim.state().sims();
+    let (a, b, c) = (&records[6], &records[7], &records[8]);
+    let (ia, ib, ic) = (&a.iccid_with_luhn, &b.iccid_with_luhn, &c.iccid_with_luhn);
+    sim.state().set_link_state(&a.iccid, onence_sim::LinkState::Online);
+    sim.state().set_link_state(&c.iccid, onence_sim::LinkState::Offline);
+    let sms_before = |r: &SimRecord| sim.state().sms(&r.iccid).unwrap().len();
+    let (before_a, before_c) = (sms_before(a), sms_before(c));
+
+    let (s, _) = app.post(&format!("/api/v1/sims/{ia}/sms"), &app.viewer, json!({"payload": "hi"})).await;
+    assert_eq!(s, StatusCode::FORBIDDEN, "viewers do not send SMS");
+    let (s, res) =
+        app.post(&format!("/api/v1/sims/{ia}/sms"), &app.operator, json!({"payload": "x", "udh": "zz"})).await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(res["errors"][0]["field"], "udh");
+    let (s, res) =
+        app.post(&format!("/api/v1/sims/{ia}/sms"), &app.operator, json!({"payload": "REBOOT now", "dcs": 0})).await;
+    assert_eq!(s, StatusCode::ACCEPTED, "{res}");
+    let (s, res) =
+        app.post("/api/v1/sims/sms", &app.operator, json!({"iccids": [ib, ic], "payload": "CONFIG interval=60"})).await;
+    assert_eq!(s, StatusCode::ACCEPTED, "{res}");
+    let (s, res) = app.post(&format!("/api/v1/sims/{ia}/reset-connectivity"), &app.operator, json!({})).await;
+    assert_eq!(s, StatusCode::ACCEPTED, "{res}");
+    let (s, res) = app.post("/api/v1/sims/reset-connectivity", &app.operator, json!({"iccids": [ib]})).await;
+    assert_eq!(s, StatusCode::ACCEPTED, "{res}");
+    let (s, _) = app.post("/api/v1/sims/reset-connectivity", &app.viewer, json!({"iccids": [ib]})).await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+
+    let app = app.restart().await;
+    // The provider takes the SMS (the oldest action of each SIM) but its answers are lost:
+    // the actions stay pending, to be retried.
+    sim.set_faults(onence_sim::Faults { write_drop_rate: 1.0, ..Default::default() });
+    let run = run_job(&app, "outbox").await;
+    assert_eq!((run["items_ok"].as_i64(), run["items_failed"].as_i64()), (Some(0), Some(3)), "{run}");
+    assert_eq!(sms_before(a), before_a + 1, "applied at the provider although unacknowledged");
+    sim.set_faults(onence_sim::Faults::default());
+    app.db.store.execute_raw("UPDATE outbox SET next_attempt_at = created_at WHERE status = 'pending'").await.unwrap();
+    // Per SIM in order: A's SMS first, then its reset, so the outbox runs until both are done.
+    let mut delivered = 0;
+    for _ in 0..3 {
+        delivered += run_job(&app, "outbox").await["items_ok"].as_i64().unwrap();
+    }
+    assert_eq!(delivered, 5);
+    let sent: Vec<_> = sim.state().sms(&a.iccid).unwrap().into_iter().filter(|m| m.payload == "REBOOT now").collect();
+    assert_eq!(sent.len(), 1, "sent exactly once");
+    assert_eq!(sms_before(a), before_a + 1);
+    assert_eq!(sms_before(c), before_c + 1);
+    let mut resets = 0;
+    for _ in 0..40 {
+        resets = sim.state().events(&a.iccid).unwrap().iter().filter(|e| e.description == "Connectivity reset").count();
+        if resets > 0 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+    }
+    assert_eq!(resets, 1, "reset exactly once");
+    let applied = events(&app, ia, "PROVIDER_ACTION_APPLIED").await;
+    assert!(applied.iter().any(|e| e["note"] == "connectivity reset done by the provider"), "{applied:?}");
+    assert!(applied.iter().all(|e| e["actor"] == "operator"));
+
+    // The SMS tab: the sent message with its delivery status, synced after delivery.
+    let (_, list) = app.get(&format!("/api/v1/sims/{ia}/sms?direction=MT"), &app.viewer).await;
+    let mine = list["items"].as_array().unwrap().iter().find(|m| m["payload"] == "REBOOT now").cloned();
+    assert_eq!(mine.expect("listed")["status"], "DELIVERED", "{list}");
+    let (_, pending) = app.get(&format!("/api/v1/sims/{ic}/sms?status=PENDING"), &app.viewer).await;
+    let buffered = pending["items"][0].clone();
+    assert_eq!(buffered["payload"], "CONFIG interval=60", "{pending}");
+    let (_, fleet) = app.get("/api/v1/sms?direction=MT&limit=1000", &app.viewer).await;
+    let ours = fleet["items"].as_array().unwrap().iter().filter(|m| m["payload"] == "CONFIG interval=60").count();
+    assert_eq!(ours, 2, "{fleet}");
+
+    // Cancel the buffered one: gone at the provider and here.
+    let id = buffered["id"].as_i64().unwrap();
+    let (s, _) = app.delete(&format!("/api/v1/sims/{ic}/sms/{id}"), &app.viewer).await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+    let (s, res) = app.delete(&format!("/api/v1/sims/{ic}/sms/{id}"), &app.operator).await;
+    assert_eq!(s, StatusCode::NO_CONTENT, "{res}");
+    assert!(sim.state().sms(&c.iccid).unwrap().iter().all(|m| m.id != id as u64));
+    let (_, pending) = app.get(&format!("/api/v1/sims/{ic}/sms?status=PENDING"), &app.viewer).await;
+    assert!(pending["items"].as_array().unwrap().is_empty());
+    let cancelled = events(&app, ic, "PROVIDER_ACTION_APPLIED").await;
+    assert!(cancelled
+        .iter()
+        .any(|e| e["note"] == format!("SMS {id} cancelled at the provider") && e["actor"] == "operator"));
+    let (s, res) = app.delete(&format!("/api/v1/sims/{ia}/sms/{}", sent[0].id), &app.operator).await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "a delivered SMS cannot be cancelled: {res}");
+    assert_eq!(res["type"], "https://simfleet.dev/problems/provider-rejected");
+
+    // The sms job mirrors every SIM's messages, MO included.
+    let run = run_job(&app, "sms").await;
+    assert_eq!(run["status"], "success", "{run}");
+    assert_eq!(run["items_ok"], 12);
+    let (_, all) = app.get("/api/v1/sms?count=true&limit=1", &app.viewer).await;
+    let total: usize = records.iter().map(|r| sim.state().sms(&r.iccid).unwrap().len()).sum();
+    assert_eq!(all["total"], total as i64);
+
+    app.stop().await;
+    sim.shutdown().await;
+}
+
+async fn orders_products_support_limits_and_transfers(dialect: Dialect) {
+    let Some((sim, app)) = setup(dialect, 12).await else { return };
+    let records = sim.state().sims();
+    let a = &records[9];
+    let ia = &a.iccid_with_luhn;
+
+    // Products: fetched once, then cached.
+    let (s, products) = app.get("/api/v1/products", &app.viewer).await;
+    assert_eq!(s, StatusCode::OK, "{products}");
+    let items = products["items"].as_array().unwrap();
+    assert_eq!(items.len(), 3);
+    assert_eq!(items[0]["one_time_charges"][0]["amount"], "10.00");
+    assert_eq!(items[0]["min_contract_duration"], 120);
+    let (s, _) = app.call(Method::POST, "/api/v1/products/refresh", Some(&app.viewer), None).await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+    let (s, _) = app.call(Method::POST, "/api/v1/products/refresh", Some(&app.operator), None).await;
+    assert_eq!(s, StatusCode::OK);
+
+    // Orders: a quote first, then the order.
+    let orders_before = sim.state().orders().len();
+    let body = json!({"products": [{"product_id": 1001, "quantity": 10}, {"product_id": 1003, "quantity": 20}],
+        "delivery_address": {"company": "ACME", "city": "Lyon", "country": "FR"}, "customer_reference": "PO-7"});
+    let (s, _) = app.post("/api/v1/orders", &app.operator, body.clone()).await;
+    assert_eq!(s, StatusCode::FORBIDDEN, "only admins order");
+    let (s, quote) = app.post("/api/v1/orders", &app.admin, body.clone()).await;
+    assert_eq!(s, StatusCode::OK, "{quote}");
+    assert_eq!(quote["total"], "400.00", "10 × 10 + 20 × 15: {quote}");
+    assert_eq!(quote["currency"], "EUR");
+    assert_eq!(quote["confirmation_required"], true);
+    assert_eq!(sim.state().orders().len(), orders_before, "a quote orders nothing");
+    let (s, bad) = app
+        .post("/api/v1/orders", &app.admin, json!({"products": [{"product_id": 1003, "quantity": 5}], "confirm": true}))
+        .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "quantities come in packages of ten: {bad}");
+    assert_eq!(bad["errors"][0]["field"], "products[0]");
+    let mut confirmed = body.clone();
+    confirmed["confirm"] = json!(true);
+    let (s, order) = app.post("/api/v1/orders", &app.admin, confirmed).await;
+    assert_eq!(s, StatusCode::CREATED, "{order}");
+    assert_eq!(sim.state().orders().len(), orders_before + 1);
+    assert_eq!(order["order_type"], "ADDITIONAL_ORDER");
+    assert_eq!(order["created_by"], "admin");
+    assert_eq!(order["customer_reference"], "PO-7");
+    assert_eq!(order["delivery_address"]["city"], "Lyon");
+    assert_eq!(order["products"], json!([{"product_id": 1001, "quantity": 10}, {"product_id": 1003, "quantity": 20}]));
+    let (_, listed) = app.get("/api/v1/orders?refresh=true&count=true", &app.viewer).await;
+    assert_eq!(listed["total"], sim.state().orders().len() as i64, "{listed}");
+    let (_, first) = app.get("/api/v1/orders?type=FIRST_ORDER", &app.viewer).await;
+    assert_eq!(first["items"].as_array().unwrap().len(), 1);
+    let (_, progress) = app.get("/api/v1/orders?status=IN_PROGRESS", &app.viewer).await;
+    assert_eq!(progress["items"][0]["order_number"], order["order_number"]);
+    let today = chrono::Utc::now().date_naive();
+    let (_, dated) = app.get(&format!("/api/v1/orders?from={today}&to={today}"), &app.viewer).await;
+    assert!(dated["items"].as_array().unwrap().iter().all(|o| o["order_type"] != "FIRST_ORDER"), "{dated}");
+
+    // Support: a ticket about a SIM, answered by the provider.
+    let ticket = json!({"subject": "No data in Lyon", "text": "Device drops off at night.", "reply_to": "ops@example.com", "iccids": [ia]});
+    let (s, _) = app.post("/api/v1/support-tickets", &app.viewer, ticket.clone()).await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+    let (s, bad) = app
+        .post("/api/v1/support-tickets", &app.operator, json!({"subject": "", "text": "x", "reply_to": "nope"}))
+        .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{bad}");
+    let (s, created) = app.post("/api/v1/support-tickets", &app.operator, ticket).await;
+    assert_eq!(s, StatusCode::CREATED, "{created}");
+    let case_id = created["case_id"].as_str().expect("the provider's case was identified").to_owned();
+    assert_eq!(created["sims"], json!([ia]));
+    assert_eq!(created["status"], "OPEN");
+    assert_eq!(created["reply_to"], "ops@example.com");
+    let at_provider = sim.state().service_requests();
+    assert!(at_provider.iter().any(|r| r.case_id == case_id && r.reply_to.as_deref() == Some("ops@example.com")));
+    let (_, of_sim) = app.get(&format!("/api/v1/sims/{ia}/support-tickets"), &app.viewer).await;
+    assert_eq!(of_sim["items"].as_array().unwrap().len(), 1);
+    let opened = events(&app, ia, "SUPPORT_TICKET_OPENED").await;
+    assert_eq!(opened.len(), 1);
+    assert_eq!(opened[0]["actor"], "operator");
+    assert!(sim.state().answer_service_request(&case_id, "We are looking into it.", "IN_PROGRESS"));
+    let (_, refreshed) = app.get("/api/v1/support-tickets?refresh=true&status=IN_PROGRESS", &app.viewer).await;
+    let id = refreshed["items"][0]["id"].as_i64().unwrap();
+    assert_eq!(id, created["id"].as_i64().unwrap(), "{refreshed}");
+    let (_, detail) = app.get(&format!("/api/v1/support-tickets/{id}"), &app.viewer).await;
+    let thread = detail["communications"].as_array().unwrap();
+    assert_eq!(thread.len(), 2, "{detail}");
+    assert_eq!(thread[1]["direction"], "OUT");
+    assert_eq!(thread[1]["text"], "We are looking into it.");
+    let (_, all) = app.get("/api/v1/support-tickets?count=true", &app.viewer).await;
+    assert_eq!(all["total"], at_provider.len() as i64, "the provider's older cases are listed too");
+
+    // Limits: read with the choices, changed by an admin only.
+    let (s, limits) = app.get("/api/v1/limits", &app.viewer).await;
+    assert_eq!(s, StatusCode::OK, "{limits}");
+    assert_eq!(limits["data"]["current"]["id"], 4);
+    assert_eq!(limits["data"]["options"].as_array().unwrap().len(), 4);
+    assert_eq!(limits["sms_mo"]["options"].as_array().unwrap().len(), 3);
+    let (s, _) = app.patch("/api/v1/limits", &app.operator, json!({"data_limit_id": 2})).await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+    let (s, bad) = app.patch("/api/v1/limits", &app.admin, json!({"data_limit_id": 99})).await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{bad}");
+    assert_eq!(sim.state().limits().data, 4, "nothing changed");
+    let (s, changed) = app.patch("/api/v1/limits", &app.admin, json!({"data_limit_id": 2, "sms_mo_limit_id": 1})).await;
+    assert_eq!(s, StatusCode::OK, "{changed}");
+    assert_eq!(changed["data"]["current"]["limit"], "50");
+    assert_eq!((sim.state().limits().data, sim.state().limits().sms_mo), (2, 1));
+    // Per SIM: whether it reached the monthly data limit, as the provider reports it.
+    let light = records
+        .iter()
+        .min_by_key(|r| {
+            let today = sim.state().today();
+            let first = chrono::Datelike::with_day(&today, 1).unwrap();
+            sim.state().usage(&r.iccid, first, today).unwrap().iter().map(|(_, u)| u.data_umb()).sum::<u64>()
+        })
+        .unwrap();
+    sim.state().set_day_usage(
+        &light.iccid,
+        sim.state().today(),
+        onence_sim::DayUsage { rx_umb: 60_000_000, tx_umb: 0, sms_mo: 0, sms_mt: 0 },
+    );
+    let (s, state) = app.get(&format!("/api/v1/sims/{}/data-traffic-limit", light.iccid_with_luhn), &app.viewer).await;
+    assert_eq!(s, StatusCode::OK, "{state}");
+    assert_eq!(state["state"], "REACHED", "60 MB today is over the 50 MB limit");
+    let (s, res) = app.patch("/api/v1/limits", &app.admin, json!({"data_limit_id": 4})).await;
+    assert_eq!(s, StatusCode::OK, "{res}");
+    let (_, state) = app.get(&format!("/api/v1/sims/{}/data-traffic-limit", light.iccid_with_luhn), &app.viewer).await;
+    assert_eq!(state["state"], "NOT_REACHED", "500 MB is not reached: {state}");
+
+    // Transfer to another organisation and auto top-up, through the outbox across a restart.
+    let (s, _) =
+        app.post("/api/v1/sims/transfer", &app.operator, json!({"iccids": [ia], "target_organisation": 42})).await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+    let (s, res) =
+        app.post("/api/v1/sims/transfer", &app.admin, json!({"iccids": [ia], "target_organisation": 42})).await;
+    assert_eq!(s, StatusCode::ACCEPTED, "{res}");
+    let ib = &records[10].iccid_with_luhn;
+    let (s, res) = app.post("/api/v1/sims/auto-topup", &app.admin, json!({"iccids": [ib], "enabled": true})).await;
+    assert_eq!(s, StatusCode::ACCEPTED, "{res}");
+    assert!(sim.state().transfers().is_empty());
+    let app = app.restart().await;
+    let run = run_job(&app, "outbox").await;
+    assert_eq!(run["items_ok"], 2, "{run}");
+    let transfers = sim.state().transfers();
+    assert_eq!(transfers.len(), 1, "transferred exactly once");
+    assert_eq!(transfers[0]["target_organisation"], 42);
+    assert_eq!(transfers[0]["iccids"], json!([a.iccid]));
+    assert!(sim.state().sim(&records[10].iccid).unwrap().auto_topup);
+
+    app.stop().await;
+    sim.shutdown().await;
+}
+
+macro_rules! on_both {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    super::$name(simfleet_store::Dialect::Sqlite).await;
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    super::$name(simfleet_store::Dialect::Postgres).await;
+                }
+            )*
+        }
+    };
+}
+
+on_both!(
+    top_ups_are_delivered_exactly_once_across_a_restart,
+    provider_refusals_are_precise,
+    sms_and_connectivity_resets,
+    orders_products_support_limits_and_transfers,
+);

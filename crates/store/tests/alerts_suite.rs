@@ -1,0 +1,317 @@
+//! Alert rules, evaluation and the notification queue, on SQLite and PostgreSQL.
+
+use chrono::{Days, TimeDelta};
+use simfleet_domain::alerts::Baseline;
+use simfleet_domain::{AlertKind, AlertState, Severity, SimStatus};
+use simfleet_store::testing::TestDb;
+use simfleet_store::*;
+
+const MIB: i64 = 1_048_576;
+
+fn iccid(n: u64) -> String {
+    let payload = format!("8988{n:014}");
+    let check = simfleet_domain::ids::luhn_check_digit(&payload);
+    format!("{payload}{check}")
+}
+
+fn page(limit: u32) -> PageRequest<'static> {
+    PageRequest { limit, cursor: None, with_total: false }
+}
+
+async fn active_sim(store: &Store, n: u64, tags: &[&str]) -> Sim {
+    let mut new = NewSim::available(iccid(n));
+    new.status = SimStatus::Active;
+    new.tags = tags.iter().map(|t| t.to_string()).collect();
+    store.create_sim(&new, "t").await.unwrap()
+}
+
+fn quota(kind: &str, remaining: i64, total: i64) -> Quota {
+    Quota {
+        kind: kind.into(),
+        remaining,
+        total: Some(total),
+        expiry_date: None,
+        last_added: None,
+        threshold_percentage: None,
+        updated_at: now(),
+    }
+}
+
+fn usage(day: chrono::NaiveDate, bytes: i64) -> DailyUsage {
+    DailyUsage { day, data_rx: bytes / 2, data_tx: bytes - bytes / 2, data_total: bytes, sms_mo: 0, sms_mt: 0 }
+}
+
+async fn active_kinds(store: &Store, sim_id: i64) -> Vec<String> {
+    let f = AlertFilter { active: true, sim_id: Some(sim_id), ..Default::default() };
+    let mut kinds: Vec<String> =
+        store.list_alerts(&f, page(100)).await.unwrap().items.into_iter().map(|a| a.kind).collect();
+    kinds.sort();
+    kinds
+}
+
+async fn rules_are_seeded_and_editable(db: &TestDb) {
+    let s = &db.store;
+    let rules = s.alert_rules().await.unwrap();
+    assert_eq!(rules.len(), AlertKind::ALL.len());
+    let low = rules.iter().find(|r| r.kind == "data_quota_low").unwrap();
+    assert_eq!((low.threshold, low.severity.as_str(), low.enabled), (20, "warning", true));
+    // Seeding again (a restart) keeps edits.
+    let u = RuleUpdate { threshold: Some(30), severity: Some(Severity::Critical), ..Default::default() };
+    s.update_alert_rule(AlertKind::DataQuotaLow, &u, "alice").await.unwrap();
+    s.migrate().await.unwrap();
+    let r = s.alert_rule(AlertKind::DataQuotaLow).await.unwrap();
+    assert_eq!((r.threshold, r.severity.as_str(), r.updated_by.as_deref()), (30, "critical", Some("alice")));
+}
+
+async fn quota_alerts_open_refresh_resolve_and_reopen(db: &TestDb) {
+    let s = &db.store;
+    let low = active_sim(s, 1, &[]).await;
+    let fine = active_sim(s, 2, &[]).await;
+    let empty = active_sim(s, 3, &[]).await;
+    s.upsert_quotas(&[
+        (low.id, quota("data", 10 * MIB, 100 * MIB)),
+        (fine.id, quota("data", 50 * MIB, 100 * MIB)),
+        (empty.id, quota("data", -1, 100 * MIB)),
+        (empty.id, quota("sms", 0, 250)),
+    ])
+    .await
+    .unwrap();
+    let t0 = now();
+    let out = s.evaluate_alerts(t0).await.unwrap();
+    assert_eq!((out.opened, out.resolved, out.active), (2, 0, 2));
+    assert_eq!(active_kinds(s, low.id).await, vec!["data_quota_low"]);
+    assert_eq!(active_kinds(s, fine.id).await, Vec::<String>::new());
+    assert_eq!(active_kinds(s, empty.id).await, vec!["quota_exhausted"]);
+    let alert =
+        &s.list_alerts(&AlertFilter { sim_id: Some(empty.id), ..Default::default() }, page(10)).await.unwrap().items[0];
+    assert_eq!(alert.message, "Data and SMS quotas used up");
+    assert_eq!(alert.severity, "critical");
+    assert_eq!(alert.iccid.as_deref(), Some(low.iccid.as_str()).map(|_| empty.iccid.as_str()));
+
+    // Still true: the same alert, seen again.
+    let t1 = t0 + TimeDelta::seconds(60);
+    let out = s.evaluate_alerts(t1).await.unwrap();
+    assert_eq!((out.opened, out.resolved), (0, 0));
+    let again = s.get_alert(alert.id).await.unwrap();
+    assert_eq!((again.first_seen, again.last_seen), (t0, t1));
+
+    // Top-up: resolved by the system.
+    s.upsert_quotas(&[(low.id, quota("data", 510 * MIB, 510 * MIB))]).await.unwrap();
+    let out = s.evaluate_alerts(t1 + TimeDelta::seconds(60)).await.unwrap();
+    assert_eq!((out.opened, out.resolved), (0, 1));
+    let resolved =
+        s.list_alerts(&AlertFilter { sim_id: Some(low.id), ..Default::default() }, page(10)).await.unwrap().items;
+    assert_eq!(resolved.len(), 1);
+    assert_eq!((resolved[0].state.as_str(), resolved[0].resolved_by.as_deref()), ("resolved", Some("system")));
+
+    // The condition returns: a new alert, the old one stays resolved.
+    s.upsert_quotas(&[(low.id, quota("data", 5 * MIB, 510 * MIB))]).await.unwrap();
+    let out = s.evaluate_alerts(t1 + TimeDelta::seconds(120)).await.unwrap();
+    assert_eq!(out.opened, 1);
+    let all = s.list_alerts(&AlertFilter { sim_id: Some(low.id), ..Default::default() }, page(10)).await.unwrap().items;
+    assert_eq!(all.iter().map(|a| a.state.as_str()).collect::<Vec<_>>(), vec!["open", "resolved"]);
+    assert_ne!(all[0].id, all[1].id);
+}
+
+async fn one_open_alert_per_sim_and_kind_is_enforced(db: &TestDb) {
+    let s = &db.store;
+    let sim = active_sim(s, 1, &[]).await;
+    s.upsert_quotas(&[(sim.id, quota("data", 1, 100))]).await.unwrap();
+    s.evaluate_alerts(now()).await.unwrap();
+    let subject = format!("sim:{}", sim.id);
+    let dup = format!(
+        "INSERT INTO alerts (kind, subject, sim_id, severity, state, message, first_seen, last_seen) \
+         SELECT kind, subject, sim_id, severity, 'acknowledged', message, first_seen, last_seen FROM alerts WHERE subject = '{subject}'"
+    );
+    assert!(s.execute_raw(&dup).await.is_err(), "a second unresolved alert must be refused by the index");
+}
+
+async fn acknowledge_and_resolve_record_the_actor(db: &TestDb) {
+    let s = &db.store;
+    let sim = active_sim(s, 1, &[]).await;
+    s.upsert_quotas(&[(sim.id, quota("data", 0, 100))]).await.unwrap();
+    s.evaluate_alerts(now()).await.unwrap();
+    let id = s.list_alerts(&AlertFilter::default(), page(10)).await.unwrap().items[0].id;
+    let a = s.transition_alert(id, AlertState::Acknowledged, "olga").await.unwrap();
+    assert_eq!((a.state.as_str(), a.acknowledged_by.as_deref()), ("acknowledged", Some("olga")));
+    assert!(matches!(s.transition_alert(id, AlertState::Acknowledged, "olga").await, Err(StoreError::Rule(_))));
+    // An acknowledged alert still counts as the open one: no duplicate on re-evaluation.
+    assert_eq!(s.evaluate_alerts(now()).await.unwrap().opened, 0);
+    let a = s.transition_alert(id, AlertState::Resolved, "olga").await.unwrap();
+    assert_eq!((a.state.as_str(), a.resolved_by.as_deref()), ("resolved", Some("olga")));
+    assert!(matches!(s.transition_alert(id, AlertState::Resolved, "olga").await, Err(StoreError::Rule(_))));
+    // Still exhausted: a manual resolution is followed by a new alert.
+    assert_eq!(s.evaluate_alerts(now()).await.unwrap().opened, 1);
+}
+
+async fn scopes_and_mutes(db: &TestDb) {
+    let s = &db.store;
+    let tagged = active_sim(s, 1, &["fleet-a"]).await;
+    let other = active_sim(s, 2, &["fleet-b"]).await;
+    s.upsert_quotas(&[(tagged.id, quota("data", 0, 100)), (other.id, quota("data", 0, 100))]).await.unwrap();
+    let u = RuleUpdate { scope_tag: Some(Some("fleet-a".into())), ..Default::default() };
+    s.update_alert_rule(AlertKind::QuotaExhausted, &u, "t").await.unwrap();
+    s.evaluate_alerts(now()).await.unwrap();
+    assert_eq!(active_kinds(s, tagged.id).await, vec!["quota_exhausted"]);
+    assert!(active_kinds(s, other.id).await.is_empty());
+
+    s.mute_alerts(tagged.id, AlertKind::QuotaExhausted, "t").await.unwrap();
+    assert_eq!(s.alert_mutes(tagged.id).await.unwrap()[0].kind, "quota_exhausted");
+    let out = s.evaluate_alerts(now()).await.unwrap();
+    assert_eq!(out.resolved, 1, "muting clears the alert");
+    assert!(active_kinds(s, tagged.id).await.is_empty());
+    assert!(s.unmute_alerts(tagged.id, AlertKind::QuotaExhausted).await.unwrap());
+    assert_eq!(s.evaluate_alerts(now()).await.unwrap().opened, 1);
+
+    // A disabled rule resolves what it raised.
+    let off = RuleUpdate { enabled: Some(false), ..Default::default() };
+    s.update_alert_rule(AlertKind::QuotaExhausted, &off, "t").await.unwrap();
+    assert_eq!(s.evaluate_alerts(now()).await.unwrap().resolved, 1);
+}
+
+async fn offline_forecast_expiry_events_and_jobs(db: &TestDb) {
+    let s = &db.store;
+    let t = now();
+    let today = t.date_naive();
+    let gone = active_sim(s, 1, &[]).await;
+    let seen = active_sim(s, 2, &[]).await;
+    let conn = |hours: i64| Connectivity {
+        status: "OFFLINE".into(),
+        operator: None,
+        country: None,
+        rat: None,
+        last_seen_at: Some(t - TimeDelta::hours(hours)),
+        updated_at: t,
+    };
+    s.upsert_connectivity(&[(gone.id, conn(49)), (seen.id, conn(47))]).await.unwrap();
+
+    // 10 MiB a day for 14 days; 95 MiB left runs out in 9.5 days: within 14.
+    let burner = active_sim(s, 3, &[]).await;
+    let slow = active_sim(s, 4, &[]).await;
+    let mut rows = Vec::new();
+    for d in 0..14 {
+        rows.push((burner.id, usage(today - Days::new(d), 10 * MIB)));
+        rows.push((slow.id, usage(today - Days::new(d), MIB)));
+    }
+    s.upsert_usage(&rows).await.unwrap();
+    let mut expiring = quota("data", 95 * MIB, 1000 * MIB);
+    expiring.expiry_date = Some(today + Days::new(10));
+    s.upsert_quotas(&[(burner.id, expiring), (slow.id, quota("data", 95 * MIB, 1000 * MIB))]).await.unwrap();
+
+    let run = s.start_job_run("usage", "test").await.unwrap();
+    s.finish_job_run(run, "failed", 0, 1, &serde_json::json!([])).await.unwrap();
+
+    s.evaluate_alerts(t).await.unwrap();
+    assert_eq!(active_kinds(s, gone.id).await, vec!["offline"]);
+    assert!(active_kinds(s, seen.id).await.is_empty());
+    // 9.5 % left is also below the 20 % rule.
+    assert_eq!(active_kinds(s, burner.id).await, vec!["data_quota_low", "forecast_exhaustion", "quota_expiring"]);
+    assert_eq!(active_kinds(s, slow.id).await, vec!["data_quota_low"]);
+    let jobs = s
+        .list_alerts(&AlertFilter { kind: Some(AlertKind::SyncJobFailed), ..Default::default() }, page(10))
+        .await
+        .unwrap()
+        .items;
+    assert_eq!((jobs.len(), jobs[0].job.as_deref(), jobs[0].sim_id), (1, Some("usage"), None));
+
+    let at_risk = s.sims_at_risk(today, 30, 10).await.unwrap();
+    assert_eq!(at_risk.iter().map(|r| r.sim_id).collect::<Vec<_>>(), vec![burner.id]);
+    assert_eq!((at_risk[0].window_used, at_risk[0].window_days), (140 * MIB, 14));
+
+    // A later successful run clears the job alert.
+    let run = s.start_job_run("usage", "test").await.unwrap();
+    s.finish_job_run(run, "success", 1, 0, &serde_json::json!([])).await.unwrap();
+    assert_eq!(s.evaluate_alerts(now()).await.unwrap().resolved, 1);
+}
+
+async fn anomalies_match_the_domain_baseline(db: &TestDb) {
+    let s = &db.store;
+    let t = now();
+    let day = t.date_naive() - Days::new(1);
+    let mut rows = Vec::new();
+    let mut sims = Vec::new();
+    for n in 0..12u64 {
+        let sim = active_sim(s, 10 + n, &[]).await;
+        let mut window = Vec::new();
+        for d in 1..=28u64 {
+            // Deterministic, uneven daily use; even and odd window lengths.
+            if n % 2 == 1 && d > 27 {
+                continue;
+            }
+            let v = ((n as i64 + 1) * 3 * MIB / 2) + ((d as i64 * 7919 * (n as i64 + 3)) % (2 * MIB));
+            window.push(v);
+            rows.push((sim.id, usage(day - Days::new(d), v)));
+        }
+        let spike = if n % 3 == 0 { 60 * MIB } else { window[0] };
+        rows.push((sim.id, usage(day, spike)));
+        sims.push((sim, window, spike));
+    }
+    s.upsert_usage(&rows).await.unwrap();
+    let found = s.usage_anomalies(day, 5, 100).await.unwrap();
+    for (sim, window, spike) in &sims {
+        let b = Baseline::of(window).unwrap();
+        let expected = b.is_anomaly(*spike, 5);
+        let got = found.iter().find(|a| a.sim_id == sim.id);
+        assert_eq!(got.is_some(), expected, "{}", sim.iccid);
+        if let Some(a) = got {
+            assert_eq!((a.median, a.mad, a.baseline_days), (b.median, b.mad, window.len() as i64));
+            assert_eq!(a.threshold, b.threshold(5));
+        }
+    }
+    assert_eq!(found.len(), 4);
+    s.evaluate_alerts(t).await.unwrap();
+    let raised = s
+        .list_alerts(&AlertFilter { kind: Some(AlertKind::UsageAnomaly), ..Default::default() }, page(100))
+        .await
+        .unwrap();
+    assert_eq!(raised.items.len(), 4);
+}
+
+async fn notifications_are_queued_with_the_alert_and_claimed_once(db: &TestDb) {
+    let s = &db.store;
+    let input = |name: &str, severities: Vec<&str>, kinds: Vec<&str>| ChannelInput {
+        name: name.into(),
+        kind: "webhook".into(),
+        enabled: true,
+        severities: severities.into_iter().map(str::to_owned).collect(),
+        kinds: kinds.into_iter().map(str::to_owned).collect(),
+        config: serde_json::json!({ "url": "http://127.0.0.1:9/hook" }),
+        secret_enc: Some("sealed".into()),
+        digest_minutes: None,
+    };
+    let all = s.create_channel(&input("all", vec![], vec![])).await.unwrap();
+    let critical = s.create_channel(&input("critical", vec!["critical"], vec![])).await.unwrap();
+    let offline = s.create_channel(&input("offline", vec![], vec!["offline"])).await.unwrap();
+    assert_eq!(critical.severity_list(), vec!["critical"]);
+    let low = active_sim(s, 1, &[]).await;
+    let empty = active_sim(s, 2, &[]).await;
+    s.upsert_quotas(&[(low.id, quota("data", 1, 100)), (empty.id, quota("data", 0, 100))]).await.unwrap();
+    let out = s.evaluate_alerts(now()).await.unwrap();
+    assert_eq!(out.notifications_queued, 3, "all: 2 alerts, critical: 1, offline: 0");
+    assert_eq!(s.evaluate_alerts(now()).await.unwrap().notifications_queued, 0, "only new alerts notify");
+
+    let claimed = s.claim_notifications(100, TimeDelta::minutes(5)).await.unwrap();
+    assert_eq!(claimed.len(), 3);
+    assert!(s.claim_notifications(100, TimeDelta::minutes(5)).await.unwrap().is_empty(), "claimed rows are leased");
+    let (to_all, rest): (Vec<_>, Vec<_>) = claimed.iter().partition(|n| n.channel_id == all.id);
+    s.complete_notifications(&to_all.iter().map(|n| n.id).collect::<Vec<_>>(), all.id, None).await.unwrap();
+    s.retry_notifications(&[rest[0].id], "HTTP 500", now() - TimeDelta::seconds(1), false).await.unwrap();
+    let again = s.claim_notifications(100, TimeDelta::minutes(5)).await.unwrap();
+    assert_eq!((again.len(), again[0].attempts), (1, 2));
+    let log = s.channel_deliveries(all.id, page(10)).await.unwrap().items;
+    assert_eq!(log.iter().map(|d| d.status.as_str()).collect::<Vec<_>>(), vec!["delivered", "delivered"]);
+    assert!(s.channel_deliveries(offline.id, page(10)).await.unwrap().items.is_empty());
+    assert!(s.delete_channel(critical.id).await.unwrap());
+    assert!(matches!(s.channel(critical.id).await, Err(StoreError::NotFound(_))));
+}
+
+simfleet_store::backend_tests!(
+    rules_are_seeded_and_editable,
+    quota_alerts_open_refresh_resolve_and_reopen,
+    one_open_alert_per_sim_and_kind_is_enforced,
+    acknowledge_and_resolve_record_the_actor,
+    scopes_and_mutes,
+    offline_forecast_expiry_events_and_jobs,
+    anomalies_match_the_domain_baseline,
+    notifications_are_queued_with_the_alert_and_claimed_once,
+);
