@@ -71,7 +71,7 @@ pub fn sim_card(sim: &SimRecord, data: &QuotaView, sms: &QuotaView) -> Value {
 pub fn quota_v1(q: &QuotaView, data: bool) -> Value {
     let scale = |x: i64| if data { umb_number(x) } else { json!(x) };
     let mut v = json!({
-        "volume": scale(q.remaining),
+        "volume": scale(q.remaining.max(0)), // an exhausted quota has nothing left, not less
         "total_volume": scale(q.accumulated as i64),
         "expiry_date": ts_z(q.expiry),
         "last_volume_added": scale(q.last_added as i64),
@@ -98,7 +98,7 @@ pub fn quota_v2(q: &QuotaView, data: bool, id: u64) -> Value {
     json!({
         "id": id,
         "status": {"id": sid, "description": sdesc},
-        "volume": scale(q.remaining),
+        "volume": scale(q.remaining.max(0)), // an exhausted quota has nothing left, not less
         "total_volume": scale(q.total),
         "accumulated_total_volume": scale(q.accumulated as i64),
         "last_volume_added": scale(q.last_added as i64),

@@ -25,6 +25,7 @@ mod ops;
 mod orders;
 mod outbox;
 mod paging;
+mod pg_copy;
 mod provider;
 mod rollups;
 mod sims;

@@ -5,6 +5,7 @@ use crate::db::{with_db, with_tx, Dialect, Store, Tx};
 use crate::error::StoreResult;
 use crate::events::{insert_event, insert_events_for};
 use crate::model::{NewEvent, NewSim};
+use crate::pg_copy::{copy_in, CopyRows};
 use crate::sql::{bind_args, Sql};
 use chrono::{DateTime, Datelike, NaiveDate, Utc};
 use serde::Serialize;
@@ -250,24 +251,7 @@ impl Store {
         const ON_CONFLICT: &str = " ON CONFLICT (sim_id, day) DO UPDATE SET data_rx = excluded.data_rx, data_tx = excluded.data_tx, \
              data_total = excluded.data_total, sms_mo = excluded.sms_mo, sms_mt = excluded.sms_mt, updated_at = excluded.updated_at";
         if let Tx::Postgres(c) = &mut tx {
-            // Arrays, one statement per 50,000 rows: far fewer parameters for the server to parse.
-            for chunk in rows.chunks(50_000) {
-                let col = |f: fn(&DailyUsage) -> i64| chunk.iter().map(|(_, u)| f(u)).collect::<Vec<i64>>();
-                sqlx::query(&format!(
-                    "INSERT INTO usage_daily (sim_id, day, data_rx, data_tx, data_total, sms_mo, sms_mt, updated_at) \
-                     SELECT *, $8 FROM UNNEST($1::int8[], $2::date[], $3::int8[], $4::int8[], $5::int8[], $6::int8[], $7::int8[]){ON_CONFLICT}"
-                ))
-                .bind(chunk.iter().map(|(id, _)| *id).collect::<Vec<i64>>())
-                .bind(chunk.iter().map(|(_, u)| u.day).collect::<Vec<NaiveDate>>())
-                .bind(col(|u| u.data_rx))
-                .bind(col(|u| u.data_tx))
-                .bind(col(|u| u.data_total))
-                .bind(col(|u| u.sms_mo))
-                .bind(col(|u| u.sms_mt))
-                .bind(now)
-                .execute(&mut **c)
-                .await?;
-            }
+            upsert_usage_pg(c, rows, now).await?;
             tx.commit().await?;
             return Ok(rows.len() as u64);
         }
@@ -565,4 +549,48 @@ impl Store {
             .await?;
         Ok(())
     }
+}
+
+/// PostgreSQL: COPY the rows into a staging table, then update the days whose figures
+/// changed and insert the new ones. A re-read of unchanged days (the usage job re-reads the
+/// last two) writes nothing, and no row pays for `ON CONFLICT`'s speculative insertion.
+async fn upsert_usage_pg(
+    c: &mut sqlx::PgConnection,
+    rows: &[(i64, DailyUsage)],
+    now: DateTime<Utc>,
+) -> StoreResult<()> {
+    // Writers of usage (the job, a read-through refresh) take turns: the insert of new days
+    // below relies on no one else inserting the same day meanwhile.
+    sqlx::query("SELECT pg_advisory_xact_lock(hashtext('simfleet.usage_daily'))").execute(&mut *c).await?;
+    sqlx::query(
+        "CREATE TEMP TABLE usage_stage (sim_id int8, day date, data_rx int8, data_tx int8, data_total int8, \
+         sms_mo int8, sms_mt int8) ON COMMIT DROP",
+    )
+    .execute(&mut *c)
+    .await?;
+    let mut copy = CopyRows::with_capacity(rows.len() * 48);
+    for (sim_id, u) in rows {
+        copy.int(*sim_id).date(u.day).int(u.data_rx).int(u.data_tx).int(u.data_total).int(u.sms_mo).int(u.sms_mt);
+        copy.end_row();
+    }
+    copy_in(c, "usage_stage (sim_id, day, data_rx, data_tx, data_total, sms_mo, sms_mt)", copy).await?;
+    sqlx::query(
+        "UPDATE usage_daily u SET data_rx = s.data_rx, data_tx = s.data_tx, data_total = s.data_total, \
+         sms_mo = s.sms_mo, sms_mt = s.sms_mt, updated_at = $1 \
+         FROM usage_stage s WHERE u.sim_id = s.sim_id AND u.day = s.day \
+         AND (u.data_rx, u.data_tx, u.data_total, u.sms_mo, u.sms_mt) \
+             IS DISTINCT FROM (s.data_rx, s.data_tx, s.data_total, s.sms_mo, s.sms_mt)",
+    )
+    .bind(now)
+    .execute(&mut *c)
+    .await?;
+    sqlx::query(
+        "INSERT INTO usage_daily (sim_id, day, data_rx, data_tx, data_total, sms_mo, sms_mt, updated_at) \
+         SELECT s.sim_id, s.day, s.data_rx, s.data_tx, s.data_total, s.sms_mo, s.sms_mt, $1 FROM usage_stage s \
+         WHERE NOT EXISTS (SELECT 1 FROM usage_daily u WHERE u.sim_id = s.sim_id AND u.day = s.day)",
+    )
+    .bind(now)
+    .execute(&mut *c)
+    .await?;
+    Ok(())
 }

@@ -4,6 +4,7 @@ use crate::db::{with_db, with_tx, Dialect, Store, Tx};
 use crate::error::{StoreError, StoreResult};
 use crate::events::{insert_event, insert_events_for};
 use crate::model::*;
+use crate::pg_copy::{copy_in, CopyRows};
 use crate::sql::{bind_args, prefix_upper_bound, Cursor, Sql};
 use chrono::{DateTime, Utc};
 use simfleet_domain::{EventKind, Provider, SimStatus, SimType};
@@ -303,17 +304,93 @@ pub(crate) async fn insert_sims_bulk(
     actor: &str,
     now: DateTime<Utc>,
 ) -> StoreResult<()> {
-    let batch = match tx.dialect() {
-        Dialect::Sqlite => 1800, // 18 parameters a row, under SQLite's limit of 32,766
-        Dialect::Postgres => 10_000,
-    };
-    for chunk in sims.chunks(batch) {
+    if let Tx::Postgres(c) = tx {
+        for chunk in sims.chunks(100_000) {
+            copy_sims_pg(c, chunk, event, note, actor, now).await?;
+        }
+        return Ok(());
+    }
+    // 18 parameters a row, under SQLite's limit of 32,766.
+    for chunk in sims.chunks(1800) {
         let ids = insert_sims_batch(tx, chunk, now).await?;
         insert_events_for(tx, &ids, event, note, actor, now).await?;
         let tags: Vec<(i64, String)> =
             chunk.iter().zip(&ids).flat_map(|(s, id)| clean_tags(&s.tags).into_iter().map(move |t| (*id, t))).collect();
         insert_tags(tx, &tags).await?;
     }
+    Ok(())
+}
+
+/// PostgreSQL: the SIMs and their tags are COPYed into staging tables, then one statement
+/// inserts the SIMs, their events and their tags, so no id travels back to the client.
+async fn copy_sims_pg(
+    c: &mut sqlx::PgConnection,
+    sims: &[NewSim],
+    event: EventKind,
+    note: Option<&str>,
+    actor: &str,
+    now: DateTime<Utc>,
+) -> StoreResult<()> {
+    const COLS: &str = "ord, iccid, imsi, msisdn, imei, type, status, pin_enc, puk_enc, label, customer_id, \
+        tariff_plan_id, provider, provider_ref, provider_status, imei_lock, ip_address";
+    for ddl in [
+        "CREATE TEMP TABLE sims_stage (ord int8, iccid text, imsi text, msisdn text, imei text, type text, \
+           status text, pin_enc text, puk_enc text, label text, customer_id int8, tariff_plan_id int8, \
+           provider text, provider_ref text, provider_status text, imei_lock bool, ip_address text) ON COMMIT DROP",
+        "CREATE TEMP TABLE sim_tags_stage (iccid text, tag text) ON COMMIT DROP",
+    ] {
+        sqlx::query(ddl).execute(&mut *c).await?;
+    }
+    let mut rows = CopyRows::with_capacity(sims.len() * 160);
+    let mut tags = CopyRows::default();
+    for (ord, s) in sims.iter().enumerate() {
+        rows.int(ord as i64)
+            .text(Some(&s.iccid))
+            .text(s.imsi.as_deref())
+            .text(s.msisdn.as_deref())
+            .text(s.imei.as_deref())
+            .text(Some(s.sim_type.as_str()))
+            .text(Some(s.status.as_str()))
+            .text(s.pin_enc.as_deref())
+            .text(s.puk_enc.as_deref())
+            .text(s.label.as_deref())
+            .opt_int(s.customer_id)
+            .opt_int(s.tariff_plan_id)
+            .text(Some(s.provider.as_str()))
+            .text(s.provider_ref.as_deref())
+            .text(s.provider_status.as_deref())
+            .opt_bool(s.imei_lock)
+            .text(s.ip_address.as_deref());
+        rows.end_row();
+        for tag in clean_tags(&s.tags) {
+            tags.text(Some(&s.iccid)).text(Some(&tag));
+            tags.end_row();
+        }
+    }
+    copy_in(c, &format!("sims_stage ({COLS})"), rows).await?;
+    copy_in(c, "sim_tags_stage (iccid, tag)", tags).await?;
+    let old_status = if matches!(event, EventKind::Created | EventKind::Imported) { "NULL" } else { "status" };
+    sqlx::query(&format!(
+        "WITH ins AS ( \
+           INSERT INTO sims (iccid, imsi, msisdn, imei, type, status, pin_enc, puk_enc, label, customer_id, \
+             tariff_plan_id, provider, provider_ref, provider_status, imei_lock, ip_address, created_at, updated_at) \
+           SELECT iccid, imsi, msisdn, imei, type, status, pin_enc, puk_enc, label, customer_id, tariff_plan_id, \
+             provider, provider_ref, provider_status, imei_lock, ip_address, $1, $1 FROM sims_stage ORDER BY ord \
+           RETURNING id, iccid, status), \
+         events AS ( \
+           INSERT INTO sim_events (sim_id, kind, old_status, new_status, note, actor, created_at) \
+           SELECT id, $2, {old_status}, status, $3, $4, $1 FROM ins) \
+         INSERT INTO sim_tags (sim_id, tag) SELECT ins.id, t.tag FROM ins JOIN sim_tags_stage t ON t.iccid = ins.iccid \
+         ON CONFLICT DO NOTHING"
+    ))
+    .bind(now)
+    .bind(event.as_str())
+    .bind(note)
+    .bind(actor)
+    .execute(&mut *c)
+    .await?;
+    // The staging tables go with the transaction; a second chunk in it needs them again.
+    sqlx::query("DROP TABLE sims_stage, sim_tags_stage").execute(&mut *c).await?;
     Ok(())
 }
 

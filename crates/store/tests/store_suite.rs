@@ -440,7 +440,52 @@ async fn usage_upserts_rollups_and_retention(db: &TestDb) {
     assert_eq!(s.fleet_usage(dec, day(31)).await.unwrap().len(), 3);
 }
 
+/// The bulk path keeps every field, tag and event of each SIM, and a batch with one bad SIM
+/// writes none of them.
+async fn bulk_create_keeps_everything_and_is_all_or_nothing(db: &TestDb) {
+    let s = &db.store;
+    let c = customer(s, "Bulk Ltd").await;
+    let mut odd = NewSim::available(iccid(7001));
+    odd.label = Some("tab\there, line\nbreak, back\\slash, \\N, ünï".into());
+    odd.tags = vec![" b ".into(), "a".into(), "b".into(), "".into()];
+    odd.pin_enc = Some("sealed-pin".into());
+    odd.customer_id = Some(c.id);
+    odd.status = SimStatus::Active;
+    odd.msisdn = Some("491517000001".into());
+    odd.imei_lock = Some(false);
+    let plain = NewSim::available(iccid(7002));
+    s.create_sims_bulk(&[odd.clone(), plain], EventKind::Imported, Some("batch 1"), "importer").await.unwrap();
+
+    let got = s.get_sim(&odd.iccid).await.unwrap();
+    assert_eq!(got.label, odd.label);
+    assert_eq!(got.tags, vec!["a", "b"]);
+    assert_eq!(got.pin_enc.as_deref(), Some("sealed-pin"));
+    assert_eq!(
+        (got.customer_id, got.status, got.msisdn.as_deref()),
+        (Some(c.id), SimStatus::Active, odd.msisdn.as_deref())
+    );
+    let plain = s.get_sim(&iccid(7002)).await.unwrap();
+    assert_eq!((plain.label, plain.msisdn, plain.tags.len()), (None, None, 0));
+    let ev = &s.sim_events(&odd.iccid, page(5)).await.unwrap().items;
+    assert_eq!(ev.len(), 1);
+    assert_eq!(
+        (ev[0].kind.as_str(), ev[0].actor.as_str(), ev[0].note.as_deref()),
+        ("IMPORTED", "importer", Some("batch 1"))
+    );
+    assert_eq!((ev[0].old_status.as_deref(), ev[0].new_status.as_deref()), (None, Some("ACTIVE")));
+
+    // The third SIM repeats an ICCID already stored: nothing of this batch is kept.
+    let batch = vec![NewSim::available(iccid(7003)), NewSim::available(iccid(7004)), NewSim::available(iccid(7001))];
+    match s.create_sims_bulk(&batch, EventKind::Created, None, "t").await {
+        Err(StoreError::Conflict { field: Some("iccid"), .. }) => {}
+        other => panic!("expected an iccid conflict, got {other:?}"),
+    }
+    assert!(matches!(s.get_sim(&iccid(7003)).await, Err(StoreError::NotFound(_))));
+    assert_eq!(s.count_sims(&SimFilter::default()).await.unwrap(), 2);
+}
+
 simfleet_store::backend_tests!(
+    bulk_create_keeps_everything_and_is_all_or_nothing,
     usage_upserts_rollups_and_retention,
     create_read_update,
     duplicates_conflict_on_the_right_field,

@@ -66,7 +66,7 @@ impl Job {
 
     /// Jobs that bring provider data in, after which the alert rules are evaluated again.
     pub fn feeds_alerts(self) -> bool {
-        matches!(self, Job::Sims | Job::Usage | Job::Quotas | Job::Connectivity)
+        matches!(self, Job::Sims | Job::Usage | Job::Quotas | Job::Connectivity | Job::Sms)
     }
 }
 
@@ -351,6 +351,41 @@ impl Syncer {
         let data = quota("data", &self.client.get_data_quota(&r.provider_ref).await?, now)?;
         let sms = quota("sms", &self.client.get_sms_quota(&r.provider_ref).await?, now)?;
         self.store.upsert_quotas(&[(r.sim_id, data), (r.sim_id, sms)]).await?;
+        Ok(())
+    }
+
+    /// Re-reads one SIM's daily usage for `from..=to` (the API's `refresh=true`). Only days
+    /// whose figures changed are written, and the rollups are recomputed from the earliest
+    /// of them, so a read-through of an unchanged history costs one provider call.
+    pub async fn refresh_usage_of(&self, r: &ProviderRef, from: NaiveDate, to: NaiveDate) -> anyhow::Result<()> {
+        let fresh = daily_rows(&self.client.get_usage(&r.provider_ref, Some(from), Some(to)).await?)?;
+        let stored: std::collections::HashMap<NaiveDate, DailyUsage> =
+            self.store.sim_usage(r.sim_id, from, to).await?.into_iter().map(|u| (u.day, u)).collect();
+        let changed: Vec<(i64, DailyUsage)> =
+            fresh.into_iter().filter(|d| stored.get(&d.day) != Some(d)).map(|d| (r.sim_id, d)).collect();
+        if let Some(since) = changed.iter().map(|(_, d)| d.day).min() {
+            self.store.upsert_usage(&changed).await?;
+            self.store.refresh_usage_rollups(since).await?;
+        }
+        Ok(())
+    }
+
+    /// Re-reads one SIM's network attachment.
+    pub async fn refresh_connectivity_of(&self, r: &ProviderRef) -> anyhow::Result<()> {
+        let status = self.client.get_sim_status(&r.provider_ref).await?;
+        self.store.upsert_connectivity(&[(r.sim_id, connectivity(&status, simfleet_store::now()))]).await?;
+        Ok(())
+    }
+
+    /// Reads one SIM's network events newer than the newest stored (`since`).
+    pub async fn refresh_network_events_of(
+        &self,
+        r: &ProviderRef,
+        since: Option<chrono::DateTime<Utc>>,
+    ) -> anyhow::Result<()> {
+        let mut events = events_since(&self.client, r, since, self.config.events_max_pages).await?;
+        events.reverse();
+        self.store.insert_network_events(&events).await?;
         Ok(())
     }
 

@@ -37,19 +37,9 @@ async fn main() -> anyhow::Result<()> {
             .collect();
         store.create_sims_bulk(&sims, EventKind::Created, None, "bench").await?;
     }
-    let ids: Vec<i64> = store
-        .list_sims(
-            &SimFilter::default(),
-            Default::default(),
-            simfleet_store::PageRequest { limit: 1000, cursor: None, with_total: false },
-        )
-        .await?
-        .items
-        .iter()
-        .map(|s| s.id)
-        .collect();
-    let mut all_ids = ids;
-    let mut cursor = None;
+    // Every SIM id once, page by page.
+    let mut all_ids = Vec::new();
+    let mut cursor: Option<String> = None;
     while (all_ids.len() as u64) < args.sims {
         let page = store
             .list_sims(
@@ -58,10 +48,11 @@ async fn main() -> anyhow::Result<()> {
                 simfleet_store::PageRequest { limit: 1000, cursor: cursor.as_deref(), with_total: false },
             )
             .await?;
-        let Some(next) = page.next_cursor else { break };
-        cursor = Some(next);
         all_ids.extend(page.items.iter().map(|s| s.id));
-        all_ids.dedup();
+        match page.next_cursor {
+            Some(next) => cursor = Some(next),
+            None => break,
+        }
     }
     all_ids.truncate(args.sims as usize);
     let today = Utc::now().date_naive();
