@@ -21,6 +21,7 @@ string_enum!(
         StatusChangedExternally = "status_changed_externally",
         ProviderActionFailed = "provider_action_failed",
         SyncJobFailed = "sync_job_failed",
+        SmsReceived = "sms_received",
     }
 );
 
@@ -52,6 +53,9 @@ pub struct RuleSpec {
     /// Unit of `threshold`, shown to users.
     pub threshold_unit: &'static str,
     pub description: &'static str,
+    /// Whether the seeded rule is on. `sms_received` starts off: many devices report by SMS
+    /// routinely, and an alert per reporting SIM would drown the others.
+    pub enabled: bool,
 }
 
 impl AlertKind {
@@ -83,8 +87,15 @@ impl AlertKind {
                 (Severity::Warning, 24, "hours", "A provider action failed for the SIM in the last N hours")
             }
             SyncJobFailed => (Severity::Critical, 0, "none", "The latest run of a sync job failed"),
+            SmsReceived => (
+                Severity::Info,
+                24,
+                "hours",
+                "The device sent an SMS (MO) in the last N hours, as the SMS sync reports",
+            ),
         };
-        RuleSpec { kind: self, severity, threshold, threshold_unit, description }
+        let enabled = self != SmsReceived;
+        RuleSpec { kind: self, severity, threshold, threshold_unit, description, enabled }
     }
 }
 

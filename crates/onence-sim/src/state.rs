@@ -651,9 +651,16 @@ pub(crate) fn lookup_in(inner: &Inner, iccid: &str) -> Lookup {
     }
 }
 
+/// The one-time net price of a catalogue product (10.00 for one not in the catalogue).
+fn unit_price(product_id: u64) -> f64 {
+    let catalogue = crate::views::products();
+    let product = catalogue.as_array().and_then(|all| all.iter().find(|p| p["id"] == product_id));
+    product.and_then(|p| p["one_time_charges"][0]["amount_net"].as_f64()).unwrap_or(10.0)
+}
+
 pub(crate) fn push_order(inner: &mut Inner, order_type: &str, sims: Vec<String>, products: Vec<(u64, u64)>) -> u64 {
     let number = inner.orders.last().map_or(2_000_000_001, |o| o.number + 1);
-    let amount = products.iter().map(|(_, q)| *q as f64 * 10.0).sum::<f64>();
+    let amount = products.iter().map(|(id, q)| *q as f64 * unit_price(*id)).sum::<f64>();
     inner.orders.push(Order {
         number,
         order_type: order_type.into(),

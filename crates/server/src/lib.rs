@@ -10,6 +10,7 @@ pub mod extract;
 pub mod health;
 pub mod metrics;
 pub mod observe;
+mod report_xlsx;
 pub mod tls;
 pub mod web;
 

@@ -11,7 +11,9 @@ async fn rules_are_listed_and_edited_by_operators(app: &TestApp) {
     let (status, rules) = app.get("/api/v1/alert-rules", &app.viewer).await;
     assert_eq!(status, StatusCode::OK);
     let items = rules["items"].as_array().unwrap();
-    assert_eq!(items.len(), 10);
+    assert_eq!(items.len(), 11);
+    let sms = items.iter().find(|r| r["kind"] == "sms_received").unwrap();
+    assert_eq!((sms["enabled"].as_bool(), sms["severity"].as_str()), (Some(false), Some("info")), "off by default");
     let low = items.iter().find(|r| r["kind"] == "data_quota_low").unwrap();
     assert_eq!((low["threshold"].as_i64(), low["threshold_unit"].as_str()), (Some(20), Some("percent")));
 

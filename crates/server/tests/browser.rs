@@ -233,6 +233,11 @@ async fn scenario(app: &TestApp, c: &Client, base: &str) {
     sim_detail(app, c, base, &iccid).await;
     import_csv(c, base).await;
     analytics(c, base).await;
+    acknowledge_alert(app, c, base).await;
+    order_product(app, c, base).await;
+    bulk_top_up(app, c, base).await;
+    sim_sms(app, c, base, &iccid).await;
+    sim_support(c, base, &iccid).await;
     role_matrix(app, c, base, &iccid).await;
 }
 
@@ -382,6 +387,129 @@ async fn analytics(c: &Client, base: &str) {
     assert_eq!(count(c, "[data-source=trend] svg circle.point").await, 7);
 }
 
+/// Runs a job over the API and waits for that run (not an earlier one) to succeed.
+async fn run_provider_job(app: &TestApp, job: &str) {
+    let latest = |runs: &Value| runs["items"].as_array().and_then(|a| a.first()).cloned();
+    let (_, runs) = app.get(&format!("/api/v1/jobs/runs?job={job}&limit=1"), &app.viewer).await;
+    let before = latest(&runs).map_or(0, |r| r["id"].as_i64().unwrap());
+    for _ in 0..100 {
+        let (status, _) = app.call(Method::POST, &format!("/api/v1/jobs/{job}/run"), Some(&app.operator), None).await;
+        if status == StatusCode::ACCEPTED {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    for _ in 0..400 {
+        let (_, runs) = app.get(&format!("/api/v1/jobs/runs?job={job}&limit=1"), &app.viewer).await;
+        if let Some(run) = latest(&runs).filter(|r| r["id"].as_i64().unwrap() > before && r["status"] != "running") {
+            assert_eq!(run["status"], "success", "{run}");
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("{job} did not finish");
+}
+
+/// Orders from the catalogue: the confirmation page states the cost; the order is listed.
+async fn order_product(app: &TestApp, c: &Client, base: &str) {
+    c.goto(&format!("{base}/provider/products")).await.unwrap();
+    assert_eq!(count(c, "#products .product").await, 3, "the simulator's catalogue");
+    shots(c, "provider-products").await;
+    click_through(c, "#new-order").await;
+    css(c, "#order-form select[name=product_id]").await.select_by_value("1003").await.unwrap();
+    css(c, "#order-form input[name=quantity]").await.send_keys("30").await.unwrap();
+    css(c, "#order-form input[name=customer_reference]").await.send_keys("PO-2026-117").await.unwrap();
+    shots(c, "provider-order-new").await;
+    click_through(c, "#quote-order").await;
+    assert_eq!(text(c, "#quote-total").await, "450.00 EUR", "30 × 15.00");
+    let (_, before) = app.get("/api/v1/orders?count=true&limit=1", &app.viewer).await;
+    shots(c, "provider-order-confirm").await;
+    click_through(c, "#confirm-order").await;
+    assert!(text(c, ".flash").await.contains("placed with the provider"));
+    let number = c.current_url().await.unwrap().path().rsplit('/').next().unwrap().to_owned();
+    assert!(text(c, "#order-products").await.contains("1NCE IoT FlexSIM - Industrial"));
+    shots(c, "provider-order-detail").await;
+    let (_, after) = app.get("/api/v1/orders?count=true&limit=1", &app.viewer).await;
+    assert_eq!(after["total"].as_i64().unwrap(), before["total"].as_i64().unwrap() + 1);
+    c.goto(&format!("{base}/provider/orders")).await.unwrap();
+    click_through(c, "#refresh-orders").await;
+    assert!(text(c, ".flash").await.contains("Orders read from the provider"));
+    assert_eq!(count(c, &format!("#order-table tr[data-order='{number}']")).await, 1, "the new order is listed");
+    shots(c, "provider-orders").await;
+}
+
+/// Tops up two SIMs selected on the SIM list; the outbox delivers them as orders.
+async fn bulk_top_up(app: &TestApp, c: &Client, base: &str) {
+    c.goto(&format!("{base}/sims?status=ACTIVE&tag=fleet-a")).await.unwrap();
+    let boxes = c.find_all(Locator::Css("#sim-table tbody input[name=iccid]")).await.unwrap();
+    let mut iccids = vec![];
+    for b in &boxes[..2] {
+        b.click().await.unwrap();
+        iccids.push(b.attr("value").await.unwrap().unwrap());
+    }
+    css(c, "#bulk-form select[name=action]").await.select_by_value("topup").await.unwrap();
+    assert!(css(c, "#bulk-form input[name=tag]").await.attr("hidden").await.unwrap().is_some(), "only what applies");
+    css(c, "#bulk-form select[name=payment_method]").await.select_by_value("monthlyinvoice").await.unwrap();
+    screenshot(c, "sim-list-bulk-topup-desktop", 1440, 900).await;
+    click_through(c, "#bulk-form button[type=submit]").await;
+    assert!(text(c, ".flash").await.contains("Top-up queued for 2 SIM(s)"));
+    for iccid in &iccids {
+        let (_, actions) = app.get(&format!("/api/v1/sims/{iccid}/provider-actions"), &app.viewer).await;
+        assert_eq!(actions["items"][0]["action"], "top_up", "{actions}");
+        assert_eq!(actions["items"][0]["payload"]["payment_method"], "monthlyinvoice");
+    }
+    run_provider_job(app, "outbox").await;
+    for iccid in &iccids {
+        let (_, orders) = app.get(&format!("/api/v1/orders?iccid={iccid}&type=TOPUP"), &app.viewer).await;
+        assert_eq!(orders["items"].as_array().unwrap().len(), 1, "one top-up order for {iccid}: {orders}");
+    }
+}
+
+/// Sends an SMS from the SIM's SMS tab; once delivered it is listed there.
+async fn sim_sms(app: &TestApp, c: &Client, base: &str, iccid: &str) {
+    c.goto(&format!("{base}/sims/{iccid}#sms")).await.unwrap();
+    css(c, "#sms-form input[name=payload]").await.send_keys("CONFIG interval=300").await.unwrap();
+    click_through(c, "#send-sms").await;
+    assert!(text(c, ".flash").await.contains("SMS queued"));
+    assert!(text(c, "#sms-table .sms-queued").await.contains("CONFIG interval=300"), "listed as queued");
+    for job in ["outbox", "sms", "events"] {
+        run_provider_job(app, job).await;
+    }
+    c.goto(&format!("{base}/sims/{iccid}")).await.unwrap();
+    assert_eq!(count(c, "#sms-table .sms-queued").await, 0);
+    let rows = c.find_all(Locator::Css("#sms-table tr[data-sms]")).await.unwrap();
+    let mut found = false;
+    for row in rows {
+        found |= row.text().await.unwrap().contains("CONFIG interval=300");
+    }
+    assert!(found, "the sent SMS is listed with its delivery status");
+    let (_, api) = app.get(&format!("/api/v1/sims/{iccid}/sms?direction=MT"), &app.viewer).await;
+    assert!(api["items"].as_array().unwrap().iter().any(|m| m["payload"] == "CONFIG interval=300"), "{api}");
+}
+
+/// Opens a support request from a SIM's page; it is listed with the SIM referenced.
+async fn sim_support(c: &Client, base: &str, iccid: &str) {
+    c.goto(&format!("{base}/sims/{iccid}")).await.unwrap();
+    css(c, "#open-ticket summary").await.click().await.unwrap();
+    css(c, "#open-ticket input[name=subject]").await.send_keys("Tracker offline every night").await.unwrap();
+    css(c, "#open-ticket textarea[name=text]").await.send_keys("Drops off the network at 23:00 UTC.").await.unwrap();
+    css(c, "#open-ticket input[name=reply_to]").await.send_keys("noc@example.com").await.unwrap();
+    click_through(c, "#open-ticket button[type=submit]").await;
+    assert!(text(c, ".flash").await.contains("Support request sent"));
+    assert!(text(c, "#ticket-sims").await.contains(iccid));
+    shots(c, "provider-support-detail").await;
+    c.goto(&format!("{base}/provider/support")).await.unwrap();
+    let row = text(c, "#ticket-table tbody tr:first-child").await;
+    assert!(row.contains("Tracker offline every night") && row.contains(iccid), "{row}");
+    shots(c, "provider-support").await;
+    c.goto(&format!("{base}/sims/{iccid}")).await.unwrap();
+    assert!(text(c, "#sim-tickets").await.contains("Tracker offline every night"));
+    shots(c, "sim-detail-provider").await;
+    c.goto(&format!("{base}/provider/limits")).await.unwrap();
+    assert_eq!(count(c, "#limits-form select").await, 3);
+    shots(c, "provider-limits").await;
+}
+
 /// A viewer sees no action buttons and no PIN/PUK; forged posts are refused.
 async fn role_matrix(app: &TestApp, c: &Client, base: &str, iccid: &str) {
     logout(c).await;
@@ -420,4 +548,83 @@ async fn role_matrix(app: &TestApp, c: &Client, base: &str, iccid: &str) {
     assert_eq!(status(c.execute(&api, vec![]).await.unwrap()), 401);
     let read = format!("return fetch('/api/v1/sims/{iccid}', {{credentials: 'same-origin'}}).then(r => r.status)");
     assert_eq!(status(c.execute(&read, vec![]).await.unwrap()), 200, "but reads are");
+}
+
+/// Raises alerts from the synced fleet, acknowledges one on /alerts, and checks the rules,
+/// channels, the heatmap and the overview's live tiles on the way.
+async fn acknowledge_alert(app: &TestApp, c: &Client, base: &str) {
+    let run_alerts = || async {
+        let (status, body) = app.call(Method::POST, "/api/v1/jobs/alerts/run", Some(&app.operator), None).await;
+        assert_eq!(status, StatusCode::ACCEPTED, "{body}");
+        wait_for_run(app, "alerts").await;
+        app.get("/api/v1/alerts?state=open&count=true&limit=1", &app.viewer).await.1["total"].as_i64().unwrap()
+    };
+    if run_alerts().await == 0 {
+        // Every SIM with a data quota then counts as low.
+        let (s, b) = app.patch("/api/v1/alert-rules/data_quota_low", &app.operator, json!({"threshold": 100})).await;
+        assert_eq!(s, StatusCode::OK, "{b}");
+        assert!(run_alerts().await > 0, "the fleet raises alerts");
+    }
+    c.goto(&format!("{base}/alerts")).await.unwrap();
+    css(c, "tr[data-alert]").await;
+    let pick = "return document.querySelector(\"form[action$='/acknowledge']\").closest('tr').dataset.alert";
+    let id = c.execute(pick, vec![]).await.unwrap().as_str().unwrap().to_owned();
+    let row = format!("tr[data-alert='{id}']");
+    assert_eq!(text(c, &format!("{row} [class*=alert-state]")).await, "Open");
+    click_through(c, &format!("{row} form[action$='/acknowledge'] button")).await;
+    assert!(text(c, ".flash").await.contains("now acknowledged"));
+    assert_eq!(text(c, &format!("{row} [class*=alert-state]")).await, "Acknowledged");
+    assert!(text(c, &row).await.contains("by admin"));
+    assert_eq!(count(c, &format!("{row} form[action$='/acknowledge']")).await, 0, "no second acknowledge");
+    let (_, alert) = app.get(&format!("/api/v1/alerts/{id}"), &app.viewer).await;
+    assert_eq!((alert["state"].as_str(), alert["acknowledged_by"].as_str()), (Some("acknowledged"), Some("admin")));
+    shots(c, "alerts").await;
+
+    c.goto(&format!("{base}/alerts/rules")).await.unwrap();
+    assert_eq!(count(c, "tr[data-rule]").await, simfleet_domain::AlertKind::ALL.len(), "one rule per kind");
+    shots(c, "alert-rules").await;
+    click_through(c, "tr[data-rule=offline] a.btn").await;
+    css(c, "input[name=threshold]").await;
+    shots(c, "alert-rule-edit").await;
+    for (name, kind, config, secret) in [
+        ("NOC on-call", "webhook", json!({"url": "https://hooks.example.com/simfleet"}), "whsec-browser-test"),
+        (
+            "Fleet ops e-mail",
+            "email",
+            json!({"host": "smtp.example.com", "port": 587, "security": "starttls",
+            "from": "simfleet@example.com", "to": ["ops@example.com", "noc@example.com"]}),
+            "unused",
+        ),
+    ] {
+        let body = json!({"name": name, "kind": kind, "config": config, "secret": secret, "severities": ["critical", "warning"]});
+        let (s, b) = app.post("/api/v1/notification-channels", &app.admin, body).await;
+        assert_eq!(s, StatusCode::CREATED, "{b}");
+    }
+    c.goto(&format!("{base}/alerts/channels")).await.unwrap();
+    assert_eq!(count(c, "tr[data-channel]").await, 2);
+    assert!(!c.source().await.unwrap().contains("whsec-browser-test"), "secrets never reach the page");
+    shots(c, "channels").await;
+    click_through(c, "tr[data-channel] a.btn").await;
+    css(c, "#deliveries").await;
+    shots(c, "channel-edit").await;
+
+    c.goto(&format!("{base}/analytics")).await.unwrap();
+    css(c, "[data-chart=heatmap][data-drawn] svg").await;
+    assert_eq!(count(c, "[data-chart=heatmap] svg rect.cell").await, 30, "one cell per day of the 30-day range");
+
+    // The overview's tiles refresh from /overview.json without a reload.
+    c.goto(&format!("{base}/overview")).await.unwrap();
+    css(c, "[data-kpi='alerts.acknowledged']").await;
+    c.execute("window.__same_page = true; document.dispatchEvent(new Event('simfleet:refresh'))", vec![])
+        .await
+        .unwrap();
+    css(c, "[data-live][data-refreshed]").await;
+    assert_eq!(c.execute("return window.__same_page === true", vec![]).await.unwrap(), Value::Bool(true));
+    let acknowledged = text(c, "[data-kpi='alerts.acknowledged']").await;
+    assert!(acknowledged.parse::<i64>().unwrap() >= 1, "{acknowledged}");
+
+    c.goto(&format!("{base}/settings")).await.unwrap();
+    assert_eq!(text(c, "[data-circuit] .badge").await, "Closed");
+    assert!(!text(c, "tr[data-job=usage]").await.contains("never"), "the usage sync succeeded");
+    shots(c, "settings").await;
 }

@@ -137,6 +137,102 @@ async fn without_a_provider_jobs_say_so(dialect: Dialect) {
     app.stop().await;
 }
 
+async fn run_job(app: &TestApp, job: &str) {
+    let (_, previous) = app.get(&format!("/api/v1/jobs/runs?job={job}&limit=1"), &app.viewer).await;
+    let after = previous["items"].as_array().and_then(|a| a.first()).map_or(0, |r| r["id"].as_i64().unwrap());
+    let (status, res) = app.call(Method::POST, &format!("/api/v1/jobs/{job}/run"), Some(&app.operator), None).await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{res}");
+    assert_eq!(wait_for_run(app, job, after).await["status"], "success");
+}
+
+/// `refresh=true` reads one SIM's figures from the provider and keeps them; without it the
+/// local copy answers, also while the provider is down.
+async fn read_through_refreshes_the_local_copy(dialect: Dialect) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let sim = onence_sim::spawn(onence_sim::SimConfig::new(12, 5), listener).await.unwrap();
+    let Some(app) = TestApp::spawn_with(dialect, Some(sim.base_url().to_owned())).await else { return };
+    for job in ["sims", "usage", "quotas", "connectivity", "events"] {
+        run_job(&app, job).await;
+    }
+    let state = sim.state();
+    let record = state.sims().into_iter().find(|r| !r.expired).expect("a SIM that has not expired");
+    let iccid = &record.iccid_with_luhn;
+    let today = state.today();
+    let usage_of_today = |body: &Value| body["items"][0]["data_total"].as_i64().unwrap();
+    let usage_url = format!("/api/v1/sims/{iccid}/usage?from={today}&to={today}");
+
+    // The provider learns of new traffic, a top-up and a change of network state.
+    let stored = usage_of_today(&app.get(&usage_url, &app.viewer).await.1);
+    let heavy = onence_sim::DayUsage { rx_umb: 70_000_000, tx_umb: 10_000_000, sms_mo: 3, sms_mt: 4 };
+    assert!(state.set_day_usage(&record.iccid, today, heavy));
+    state.top_up(&record.iccid).expect("top-up");
+    let new_link = if record.connectivity.state == onence_sim::LinkState::Offline {
+        onence_sim::LinkState::Online
+    } else {
+        onence_sim::LinkState::Offline
+    };
+    state.set_link_state(&record.iccid, new_link);
+    let (_, quota_before) = app.get(&format!("/api/v1/sims/{iccid}/quota"), &app.viewer).await;
+    let data = |q: &Value, field: &str| {
+        q["items"].as_array().unwrap().iter().find(|i| i["kind"] == "data").unwrap()[field].as_i64().unwrap()
+    };
+
+    // Without refresh: still what was synced.
+    assert_eq!(usage_of_today(&app.get(&usage_url, &app.viewer).await.1), stored);
+    // With it: what the provider says now (80 MB in bytes), and kept for later reads.
+    let (status, fresh) = app.get(&format!("{usage_url}&refresh=true"), &app.viewer).await;
+    assert_eq!(status, StatusCode::OK, "{fresh}");
+    assert_eq!(usage_of_today(&fresh), 80 * 1_048_576);
+    assert_eq!(fresh["items"][0]["sms_mo"], 3);
+    assert_eq!(usage_of_today(&app.get(&usage_url, &app.viewer).await.1), 80 * 1_048_576);
+    let (_, trend) = app.get(&format!("/api/v1/stats/usage-trend?from={today}&to={today}"), &app.viewer).await;
+    assert!(trend["items"][0]["data_total"].as_i64().unwrap() >= 80 * 1_048_576, "the rollups follow: {trend}");
+
+    let (status, quota) = app.get(&format!("/api/v1/sims/{iccid}/quota?refresh=true"), &app.viewer).await;
+    assert_eq!(status, StatusCode::OK, "{quota}");
+    assert!(data(&quota, "total") > data(&quota_before, "total"), "the top-up shows: {quota_before} then {quota}");
+    assert!(data(&quota, "remaining") >= 0, "{quota}");
+    let (_, conn) = app.get(&format!("/api/v1/sims/{iccid}/connectivity?refresh=true"), &app.viewer).await;
+    assert_eq!(conn["status"], new_link.as_str(), "{conn}");
+    // The top-up is also a network event at the provider: read through, it is stored once.
+    let events_url = format!("/api/v1/sims/{iccid}/network-events?count=true&limit=1");
+    let total = |v: &Value| v["total"].as_u64().unwrap();
+    let (_, before) = app.get(&events_url, &app.viewer).await;
+    let (status, after) = app.get(&format!("{events_url}&refresh=true"), &app.viewer).await;
+    assert_eq!(status, StatusCode::OK, "{after}");
+    assert_eq!(total(&after), total(&before) + 1, "{before} then {after}");
+    assert_eq!(after["items"][0]["event_type"], "Top up of data and SMS volume");
+    let (_, again) = app.get(&format!("{events_url}&refresh=true"), &app.viewer).await;
+    assert_eq!(total(&again), total(&after), "events already stored are not stored twice");
+
+    // The provider is down: a read-through says so; the local copy still answers.
+    sim.set_faults(onence_sim::Faults { error_rate: 1.0, ..Default::default() });
+    let (status, problem) = app.get(&format!("/api/v1/sims/{iccid}/quota?refresh=true"), &app.viewer).await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{problem}");
+    assert!(problem["type"].as_str().unwrap().ends_with("/provider-unavailable"), "{problem}");
+    let (status, local) = app.get(&format!("/api/v1/sims/{iccid}/quota"), &app.viewer).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(local["items"], quota["items"]);
+    sim.set_faults(onence_sim::Faults::default());
+
+    // A SIM of the own stock has no provider to read from.
+    let own = app.sim(77, serde_json::json!({})).await;
+    let (status, problem) = app.get(&format!("/api/v1/sims/{own}/usage?refresh=true"), &app.viewer).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{problem}");
+    app.stop().await;
+    sim.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_read_through() {
+    read_through_refreshes_the_local_copy(Dialect::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_read_through() {
+    read_through_refreshes_the_local_copy(Dialect::Postgres).await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sqlite_jobs_run_over_the_api() {
     jobs_run_over_the_api_and_fill_the_sim_views(Dialect::Sqlite).await;

@@ -12,7 +12,9 @@ use crate::model::{Page, PageRequest};
 use crate::sql::{bind_args, Sql};
 use chrono::{DateTime, Days, NaiveDate, TimeDelta, Utc};
 use serde::Serialize;
-use simfleet_domain::alerts::{ANOMALY_MIN_BYTES, ANOMALY_MIN_DAYS, ANOMALY_WINDOW_DAYS, FORECAST_WINDOW_DAYS};
+use simfleet_domain::alerts::{
+    Baseline, ANOMALY_MIN_BYTES, ANOMALY_MIN_DAYS, ANOMALY_WINDOW_DAYS, FORECAST_WINDOW_DAYS,
+};
 use simfleet_domain::{AlertKind, AlertState, Severity};
 
 /// Who the evaluator acts as when it resolves an alert.
@@ -123,7 +125,8 @@ pub struct AlertMute {
 }
 
 impl Store {
-    /// Creates the default rule of every kind that has none yet (run after migrating).
+    /// Creates the default rule of every kind that has none yet (run after migrating), enabled
+    /// or not as its spec says.
     pub async fn seed_alert_rules(&self) -> StoreResult<()> {
         let now = crate::now();
         let mut sql = Sql::new("INSERT INTO alert_rules (kind, enabled, severity, threshold, updated_at) VALUES ");
@@ -132,7 +135,8 @@ impl Store {
             .map(|k| {
                 let spec = k.spec();
                 let p = [sql.arg(k.as_str()), sql.arg(spec.severity.as_str()), sql.arg(spec.threshold), sql.arg(now)];
-                format!("({}, TRUE, {}, {}, {})", p[0], p[1], p[2], p[3])
+                let enabled = if spec.enabled { "TRUE" } else { "FALSE" };
+                format!("({}, {enabled}, {}, {}, {})", p[0], p[1], p[2], p[3])
             })
             .collect();
         sql.push(&values.join(", ")).push(" ON CONFLICT (kind) DO NOTHING");
@@ -364,6 +368,15 @@ impl Store {
         Ok(with_db!(self, c => bind_args!(sqlx::query_as(&text), &sql.args).fetch_all(c).await)?)
     }
 
+    /// Alerts not resolved, counted per (severity, state).
+    pub async fn active_alert_counts(&self) -> StoreResult<Vec<(String, String, i64)>> {
+        Ok(with_db!(self, c => sqlx::query_as(
+            "SELECT severity, state, COUNT(*) FROM alerts WHERE state <> 'resolved' GROUP BY severity, state",
+        )
+        .fetch_all(c)
+        .await)?)
+    }
+
     /// Alerts in the database (only those not resolved with `active_only`).
     pub async fn alert_count(&self, active_only: bool) -> StoreResult<i64> {
         let sql = if active_only {
@@ -508,6 +521,20 @@ fn condition_sql(kind: AlertKind, rule: &AlertRule, now: DateTime<Utc>) -> Sql {
                 format!("'{what} (' || {} || ' time(s) in the last {t} hours)'", text_of("e.n")),
             )
         }
+        SmsReceived => {
+            let since = sql.arg(now - TimeDelta::hours(t));
+            (
+                format!(
+                    "FROM sims s JOIN (SELECT sim_id, COUNT(*) AS n, MAX(submitted_at) AS latest FROM sms_messages \
+                     WHERE direction = 'MO' AND submitted_at >= {since} GROUP BY sim_id) m ON m.sim_id = s.id WHERE 1=1"
+                ),
+                format!(
+                    "{} || ' SMS received from the device in the last {t} hours (latest ' || {} || ')'",
+                    text_of("m.n"),
+                    text_of("m.latest")
+                ),
+            )
+        }
         SyncJobFailed => {
             sql.push(
                 "INSERT INTO alert_conditions (kind, subject, sim_id, job, message) \
@@ -537,4 +564,92 @@ fn condition_sql(kind: AlertKind, rule: &AlertRule, now: DateTime<Utc>) -> Sql {
     );
     sql.text = statement;
     sql
+}
+
+impl Store {
+    /// Usage anomalies on each day of `from..=to`, each day against the SIM's own baseline of
+    /// the 28 days before as [`Baseline`] defines it (the rule the evaluator's SQL applies to
+    /// one day), from one ordered scan of the range's usage; newest day first.
+    pub async fn usage_anomalies_between(&self, from: NaiveDate, to: NaiveDate, k: i64) -> StoreResult<Vec<Anomaly>> {
+        let sql = "SELECT sim_id, day, data_total FROM usage_daily WHERE day >= $1 AND day <= $2 ORDER BY sim_id, day";
+        let mut scan = AnomalyScan { from, k, sim: None, days: Vec::new(), found: Vec::new() };
+        let start = from - Days::new(ANOMALY_WINDOW_DAYS);
+        with_db!(self, c => {
+            let mut rows = sqlx::query_as::<_, (i64, NaiveDate, i64)>(sql).bind(start).bind(to).fetch(c);
+            while let Some((sim_id, day, bytes)) = futures::TryStreamExt::try_next(&mut rows).await? {
+                scan.push(sim_id, day, bytes);
+            }
+            Ok::<_, sqlx::Error>(())
+        })?;
+        scan.flush();
+        let mut found = scan.found;
+        self.fill_iccids(&mut found).await?;
+        found.sort_by(|a, b| {
+            let excess = |x: &Anomaly| x.data_total as f64 - x.threshold;
+            b.day.cmp(&a.day).then(excess(b).total_cmp(&excess(a))).then(a.iccid.cmp(&b.iccid))
+        });
+        Ok(found)
+    }
+
+    async fn fill_iccids(&self, found: &mut [Anomaly]) -> StoreResult<()> {
+        let mut ids: Vec<i64> = found.iter().map(|a| a.sim_id).collect();
+        ids.sort_unstable();
+        ids.dedup();
+        let mut iccids = std::collections::HashMap::new();
+        for chunk in ids.chunks(500) {
+            let mut sql = Sql::new("SELECT id, iccid FROM sims WHERE id IN (");
+            let params: Vec<String> = chunk.iter().map(|id| sql.arg(*id)).collect();
+            sql.push(&params.join(", ")).push(")");
+            let text = sql.text_for(self.dialect());
+            let rows: Vec<(i64, String)> =
+                with_db!(self, c => bind_args!(sqlx::query_as(&text), &sql.args).fetch_all(c).await)?;
+            iccids.extend(rows);
+        }
+        for a in found {
+            a.iccid = iccids.get(&a.sim_id).cloned().unwrap_or_default();
+        }
+        Ok(())
+    }
+}
+
+/// One SIM's usage rows at a time (they arrive ordered by SIM, then day).
+struct AnomalyScan {
+    from: NaiveDate,
+    k: i64,
+    sim: Option<i64>,
+    days: Vec<(NaiveDate, i64)>,
+    found: Vec<Anomaly>,
+}
+
+impl AnomalyScan {
+    fn push(&mut self, sim_id: i64, day: NaiveDate, bytes: i64) {
+        if self.sim != Some(sim_id) {
+            self.flush();
+            self.sim = Some(sim_id);
+        }
+        self.days.push((day, bytes));
+    }
+
+    /// Judges each day of the range for the current SIM against the days before it.
+    fn flush(&mut self) {
+        let days = std::mem::take(&mut self.days);
+        let Some(sim_id) = self.sim.take() else { return };
+        for (i, &(day, bytes)) in days.iter().enumerate().filter(|(_, (d, _))| *d >= self.from) {
+            let first = days[..i].partition_point(|(d, _)| *d < day - Days::new(ANOMALY_WINDOW_DAYS));
+            let window: Vec<i64> = days[first..i].iter().map(|(_, b)| *b).collect();
+            let Some(base) = Baseline::of(&window) else { continue };
+            if base.is_anomaly(bytes, self.k) {
+                self.found.push(Anomaly {
+                    sim_id,
+                    iccid: String::new(),
+                    day,
+                    data_total: bytes,
+                    median: base.median,
+                    mad: base.mad,
+                    baseline_days: i64::from(base.days),
+                    threshold: base.threshold(self.k),
+                });
+            }
+        }
+    }
 }

@@ -31,6 +31,16 @@ impl Store {
         Ok(OutboxBacklog { pending, oldest_pending })
     }
 
+    /// When each job last finished without failing (`success` or `partial`).
+    pub async fn last_job_successes(&self) -> StoreResult<Vec<(String, Option<DateTime<Utc>>)>> {
+        Ok(with_db!(self, c => sqlx::query_as(
+            "SELECT job, finished_at FROM job_runs WHERE id IN \
+             (SELECT MAX(id) FROM job_runs WHERE status IN ('success', 'partial') GROUP BY job)",
+        )
+        .fetch_all(c)
+        .await)?)
+    }
+
     /// Current usage of the connection pools; no query.
     pub fn pool_usage(&self) -> Vec<PoolUsage> {
         match &self.db {

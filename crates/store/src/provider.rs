@@ -562,6 +562,11 @@ async fn upsert_usage_pg(
     // Writers of usage (the job, a read-through refresh) take turns: the insert of new days
     // below relies on no one else inserting the same day meanwhile.
     sqlx::query("SELECT pg_advisory_xact_lock(hashtext('simfleet.usage_daily'))").execute(&mut *c).await?;
+    // A batch is small next to the table: probe the primary key per staged row. A hash or merge
+    // join would read the whole table for every batch, so ingestion would slow as it grows.
+    for setting in ["SET LOCAL enable_hashjoin = off", "SET LOCAL enable_mergejoin = off"] {
+        sqlx::query(setting).execute(&mut *c).await?;
+    }
     sqlx::query(
         "CREATE TEMP TABLE usage_stage (sim_id int8, day date, data_rx int8, data_tx int8, data_total int8, \
          sms_mo int8, sms_mt int8) ON COMMIT DROP",

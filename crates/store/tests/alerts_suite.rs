@@ -305,6 +305,60 @@ async fn notifications_are_queued_with_the_alert_and_claimed_once(db: &TestDb) {
     assert!(matches!(s.channel(critical.id).await, Err(StoreError::NotFound(_))));
 }
 
+fn sms(id: i64, direction: &str, submitted: chrono::DateTime<chrono::Utc>) -> ProviderSms {
+    ProviderSms {
+        provider_id: id,
+        direction: direction.into(),
+        status: "DELIVERED".into(),
+        payload: Some(format!("message {id}")),
+        udh: None,
+        dcs: None,
+        source_address: None,
+        submitted_at: Some(submitted),
+        delivered_at: Some(submitted),
+        expires_at: None,
+    }
+}
+
+async fn mo_sms_raises_sms_received_only_when_enabled(db: &TestDb) {
+    let s = &db.store;
+    let rule = s.alert_rule(AlertKind::SmsReceived).await.unwrap();
+    assert!(!rule.enabled, "off by default");
+    assert_eq!((rule.severity.as_str(), rule.threshold), ("info", 24));
+    let device = active_sim(s, 1, &[]).await;
+    let quiet = active_sim(s, 2, &[]).await;
+    let t0 = now();
+    // The sms sync mirrors an MO message from `device` and an MT one to `quiet`.
+    s.replace_sim_sms(&[(device.id, vec![sms(1, "MO", t0 - TimeDelta::hours(1))]), (quiet.id, vec![sms(2, "MT", t0)])])
+        .await
+        .unwrap();
+    s.evaluate_alerts(t0).await.unwrap();
+    assert!(active_kinds(s, device.id).await.is_empty(), "a disabled rule raises nothing");
+
+    let on = RuleUpdate { enabled: Some(true), ..Default::default() };
+    s.update_alert_rule(AlertKind::SmsReceived, &on, "alice").await.unwrap();
+    let out = s.evaluate_alerts(t0).await.unwrap();
+    assert_eq!(out.opened, 1, "{out:?}");
+    assert_eq!(active_kinds(s, device.id).await, vec!["sms_received"]);
+    assert!(active_kinds(s, quiet.id).await.is_empty(), "MT messages do not count");
+    let f = AlertFilter { kind: Some(AlertKind::SmsReceived), ..Default::default() };
+    let alert = s.list_alerts(&f, page(10)).await.unwrap().items.remove(0);
+    assert_eq!(alert.severity, "info");
+    assert!(alert.message.starts_with("1 SMS received"), "{}", alert.message);
+
+    // Older than the window: the alert resolves itself.
+    let out = s.evaluate_alerts(t0 + TimeDelta::hours(25)).await.unwrap();
+    assert_eq!(out.resolved, 1, "{out:?}");
+    assert!(active_kinds(s, device.id).await.is_empty());
+
+    // Turned off again, a new MO message raises nothing.
+    s.replace_sim_sms(&[(device.id, vec![sms(3, "MO", t0)])]).await.unwrap();
+    let off = RuleUpdate { enabled: Some(false), ..Default::default() };
+    s.update_alert_rule(AlertKind::SmsReceived, &off, "alice").await.unwrap();
+    assert_eq!(s.evaluate_alerts(t0).await.unwrap().opened, 0);
+    assert!(active_kinds(s, device.id).await.is_empty());
+}
+
 simfleet_store::backend_tests!(
     rules_are_seeded_and_editable,
     quota_alerts_open_refresh_resolve_and_reopen,
@@ -314,4 +368,5 @@ simfleet_store::backend_tests!(
     offline_forecast_expiry_events_and_jobs,
     anomalies_match_the_domain_baseline,
     notifications_are_queued_with_the_alert_and_claimed_once,
+    mo_sms_raises_sms_received_only_when_enabled,
 );

@@ -484,7 +484,78 @@ async fn bulk_create_keeps_everything_and_is_all_or_nothing(db: &TestDb) {
     assert_eq!(s.count_sims(&SimFilter::default()).await.unwrap(), 2);
 }
 
+/// A month of one customer's SIMs, and of the fleet, computed by hand.
+async fn monthly_report_of_a_customer_and_of_the_fleet(db: &TestDb) {
+    let s = &db.store;
+    let (acme, other) = (customer(s, "ACME").await, customer(s, "Other").await);
+    let today = chrono::Utc::now().date_naive();
+    let month = chrono::Datelike::with_day(&today, 1).unwrap();
+    let [a1, a2, b1, own] = [1, 2, 3, 4].map(|n| NewSim::available(iccid(8100 + n)));
+    for sim in [&a1, &a2, &b1, &own] {
+        s.create_sim(sim, "t").await.unwrap();
+    }
+    for (sim, c) in [(&a1, acme.id), (&a2, acme.id), (&b1, other.id)] {
+        let mut reserve = ActionRequest::new(Action::Reserve, "op");
+        reserve.customer_id = Some(c);
+        s.apply_action(&sim.iccid, &reserve).await.unwrap();
+    }
+    s.apply_action(&a1.iccid, &ActionRequest::new(Action::Activate, "op")).await.unwrap();
+    s.apply_action(&b1.iccid, &ActionRequest::new(Action::Activate, "op")).await.unwrap();
+    s.apply_action(&a2.iccid, &ActionRequest::new(Action::Terminate, "op")).await.unwrap();
+    let id = |iccid: &str| {
+        let iccid = iccid.to_owned();
+        async move { s.get_sim(&iccid).await.unwrap().id }
+    };
+    let (a1_id, b1_id, own_id) = (id(&a1.iccid).await, id(&b1.iccid).await, id(&own.iccid).await);
+    let day = |bytes: i64, sms: i64| DailyUsage {
+        day: today,
+        data_rx: bytes,
+        data_tx: 0,
+        data_total: bytes,
+        sms_mo: sms,
+        sms_mt: sms.min(1),
+    };
+    s.upsert_usage(&[(a1_id, day(900, 2)), (b1_id, day(50, 0)), (own_id, day(0, 0))]).await.unwrap();
+    s.refresh_usage_rollups(month).await.unwrap();
+    assert_eq!(s.sim_usage(own_id, today, today).await.unwrap().len(), 1, "the own SIM's day is stored");
+    // a1 used 900 B today and has 1,000 B left: gone within 30 days.
+    let quota = |remaining| Quota {
+        kind: "data".into(),
+        remaining,
+        total: Some(10_000),
+        expiry_date: None,
+        last_added: None,
+        threshold_percentage: None,
+        updated_at: chrono::Utc::now(),
+    };
+    s.upsert_quotas(&[(a1_id, quota(1_000)), (b1_id, quota(9_000))]).await.unwrap();
+
+    let r = s.monthly_report(ReportScope { month, customer_id: Some(acme.id) }, today).await.unwrap();
+    let status = |r: &MonthlyReport, st: SimStatus| r.by_status.iter().find(|(x, _)| *x == st).unwrap().1;
+    assert_eq!(
+        (status(&r, SimStatus::Active), status(&r, SimStatus::Terminated), status(&r, SimStatus::Available)),
+        (1, 1, 0)
+    );
+    assert_eq!((r.activations, r.terminations), (1, 1));
+    assert_eq!(r.usage.iter().map(|u| u.iccid.as_str()).collect::<Vec<_>>(), [a1.iccid.as_str()]);
+    assert_eq!(r.usage[0].customer.as_deref(), Some("ACME"));
+    assert_eq!((r.totals.data_total, r.totals.sms_mo, r.totals.sms_mt, r.totals.sims_with_usage), (900, 2, 1, 1));
+    assert_eq!(r.at_risk.iter().map(|a| a.iccid.as_str()).collect::<Vec<_>>(), [a1.iccid.as_str()]);
+
+    let fleet = s.monthly_report(ReportScope { month, customer_id: None }, today).await.unwrap();
+    assert_eq!((status(&fleet, SimStatus::Active), status(&fleet, SimStatus::Available)), (2, 1));
+    assert_eq!((fleet.activations, fleet.terminations), (2, 1));
+    let heaviest: Vec<_> = fleet.usage.iter().map(|u| (u.iccid.as_str(), u.data_total)).collect();
+    assert_eq!(heaviest, [(a1.iccid.as_str(), 900), (b1.iccid.as_str(), 50)], "the SIM without usage is left out");
+    assert_eq!(fleet.totals.data_total, 950);
+
+    let before = month.checked_sub_months(chrono::Months::new(1)).unwrap();
+    let earlier = s.monthly_report(ReportScope { month: before, customer_id: None }, today).await.unwrap();
+    assert_eq!((earlier.activations, earlier.totals, earlier.usage.len()), (0, UsageTotals::default(), 0));
+}
+
 simfleet_store::backend_tests!(
+    monthly_report_of_a_customer_and_of_the_fleet,
     bulk_create_keeps_everything_and_is_all_or_nothing,
     usage_upserts_rollups_and_retention,
     create_read_update,

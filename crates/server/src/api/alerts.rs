@@ -152,6 +152,12 @@ async fn update_rule(
     Body(body): Body<UpdateRule>,
 ) -> ApiResult<Json<AlertRuleView>> {
     let kind = parse_kind(&kind)?;
+    let update = rule_update(kind, body)?;
+    Ok(Json(app.store.update_alert_rule(kind, &update, &who.actor()).await?.try_into()?))
+}
+
+/// Checks a rule change (the threshold's range depends on its unit); shared with the dashboard.
+pub fn rule_update(kind: AlertKind, body: UpdateRule) -> ApiResult<RuleUpdate> {
     let mut v = Validator::default();
     if let Some(t) = body.threshold {
         let max = match kind.spec().threshold_unit {
@@ -165,15 +171,14 @@ async fn update_rule(
     }
     let scope_tag = body.scope_tag.map(super::non_empty);
     v.finish()?;
-    let update = RuleUpdate {
+    Ok(RuleUpdate {
         enabled: body.enabled,
         severity: body.severity,
         threshold: body.threshold,
         scope_tag,
         scope_customer_id: body.scope_customer_id,
         scope_tariff_plan_id: body.scope_tariff_plan_id,
-    };
-    Ok(Json(app.store.update_alert_rule(kind, &update, &who.actor()).await?.try_into()?))
+    })
 }
 
 #[derive(Debug, Deserialize, IntoParams)]

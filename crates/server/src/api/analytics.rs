@@ -10,6 +10,7 @@ use chrono::{Datelike, Days, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 use simfleet_domain::alerts::{forecast, Forecast, FORECAST_WINDOW_DAYS};
 use simfleet_domain::AlertKind;
+use simfleet_store::{Anomaly, FleetDay};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::{router::OpenApiRouter, routes};
 
@@ -150,23 +151,21 @@ async fn usage_heatmap(
     let this_monday = today - Days::new(u64::from(today.weekday().num_days_from_monday()));
     let from = this_monday - Days::new(7 * u64::from(weeks - 1));
     let rows = app.store.fleet_usage(from, today).await?;
+    Ok(Json(Items { items: heatmap_cells(&rows, from, today) }))
+}
+
+/// One cell per day from `from` to `to`, from the daily rollup (days without usage are 0).
+pub fn heatmap_cells(rows: &[FleetDay], from: NaiveDate, to: NaiveDate) -> Vec<HeatmapCell> {
     let by_day: std::collections::HashMap<NaiveDate, (i64, i64)> =
-        rows.into_iter().map(|r| (r.day, (r.data_total, r.active_sims))).collect();
-    let mut items = Vec::new();
-    let mut day = from;
-    while day <= today {
-        let (data_total, active_sims) = by_day.get(&day).copied().unwrap_or((0, 0));
-        let weekday = day.weekday().number_from_monday();
-        items.push(HeatmapCell {
-            week: day - Days::new(u64::from(weekday - 1)),
-            weekday,
-            day,
-            data_total,
-            active_sims,
-        });
-        day = day + Days::new(1);
-    }
-    Ok(Json(Items { items }))
+        rows.iter().map(|r| (r.day, (r.data_total, r.active_sims))).collect();
+    from.iter_days()
+        .take_while(|day| *day <= to)
+        .map(|day| {
+            let (data_total, active_sims) = by_day.get(&day).copied().unwrap_or((0, 0));
+            let weekday = day.weekday().number_from_monday();
+            HeatmapCell { week: day - Days::new(u64::from(weekday - 1)), weekday, day, data_total, active_sims }
+        })
+        .collect()
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -201,10 +200,7 @@ async fn anomalies(
     State(app): State<AppState>,
     Query(q): Query<AnomalyQuery>,
 ) -> ApiResult<Json<Items<AnomalyView>>> {
-    let k = match q.k {
-        Some(k) => k,
-        None => app.store.alert_rule(AlertKind::UsageAnomaly).await?.threshold,
-    };
+    let k = anomaly_k(&app, q.k).await?;
     let limit = q.limit.unwrap_or(100);
     let mut v = Validator::default();
     if !(0..=1000).contains(&k) {
@@ -215,12 +211,21 @@ async fn anomalies(
     }
     v.finish()?;
     let day = q.day.unwrap_or_else(|| Utc::now().date_naive() - Days::new(1));
-    let items = app
-        .store
-        .usage_anomalies(day, k, limit)
-        .await?
-        .into_iter()
-        .map(|a| AnomalyView {
+    let items = app.store.usage_anomalies(day, k, limit).await?.into_iter().map(|a| AnomalyView::new(a, k)).collect();
+    Ok(Json(Items { items }))
+}
+
+/// `k` if given, else the usage_anomaly rule's threshold.
+pub async fn anomaly_k(app: &AppState, k: Option<i64>) -> ApiResult<i64> {
+    match k {
+        Some(k) => Ok(k),
+        None => Ok(app.store.alert_rule(AlertKind::UsageAnomaly).await?.threshold),
+    }
+}
+
+impl AnomalyView {
+    pub fn new(a: Anomaly, k: i64) -> Self {
+        AnomalyView {
             iccid: a.iccid,
             day: a.day,
             data_total: a.data_total,
@@ -229,7 +234,6 @@ async fn anomalies(
             baseline_days: a.baseline_days,
             threshold: a.threshold,
             k,
-        })
-        .collect();
-    Ok(Json(Items { items }))
+        }
+    }
 }

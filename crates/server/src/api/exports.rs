@@ -148,7 +148,7 @@ pub struct ExportParams {
     pub include_secrets: bool,
 }
 
-const XLSX_TYPE: &str = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet";
+pub(crate) const XLSX_TYPE: &str = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet";
 
 /// Export the SIM list (the same filters and sort as `GET /sims`; `limit` and `cursor` are
 /// ignored: every matching SIM is exported). CSV cells that a spreadsheet would run as a formula
@@ -267,7 +267,7 @@ async fn export_sims(
     Ok(attachment(Body::from_stream(rx), "text/csv; charset=utf-8", &format!("sims-{stamp}.csv")))
 }
 
-fn attachment(body: Body, content_type: &'static str, file_name: &str) -> Response {
+pub(crate) fn attachment(body: Body, content_type: &'static str, file_name: &str) -> Response {
     let mut res = body.into_response();
     res.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
     if let Ok(v) = HeaderValue::from_str(&format!("attachment; filename=\"{file_name}\"")) {

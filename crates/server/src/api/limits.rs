@@ -46,7 +46,7 @@ pub struct LimitsView {
     pub sms_mt: LimitView,
 }
 
-async fn read(app: &AppState) -> ApiResult<LimitsView> {
+pub(crate) async fn read(app: &AppState) -> ApiResult<LimitsView> {
     let client = provider(app)?.client();
     let current = client.get_limits().await?;
     let mut views = Vec::new();
@@ -85,7 +85,12 @@ pub struct SetLimits {
 #[utoipa::path(patch, path = "/limits", tag = "provider", request_body = SetLimits,
     responses((status = 200, body = LimitsView), (status = 403, body = Problem), (status = 422, body = Problem), (status = 503, body = Problem)))]
 async fn set_limits(_: Admin, State(app): State<AppState>, Body(req): Body<SetLimits>) -> ApiResult<Json<LimitsView>> {
-    let before = read(&app).await?;
+    Ok(Json(change(&app, req).await?))
+}
+
+/// Checks each id against the provider's options, changes the limits there and reads them back.
+pub(crate) async fn change(app: &AppState, req: SetLimits) -> ApiResult<LimitsView> {
+    let before = read(app).await?;
     let mut v = Validator::default();
     for (field, id, view) in [
         ("data_limit_id", req.data_limit_id, &before.data),
@@ -108,8 +113,8 @@ async fn set_limits(_: Admin, State(app): State<AppState>, Body(req): Body<SetLi
         sms_mt_limit_id: req.sms_mt_limit_id,
         sms_mo_limit_id: req.sms_mo_limit_id,
     };
-    provider(&app)?.client().set_limits(&request).await?;
-    Ok(Json(read(&app).await?))
+    provider(app)?.client().set_limits(&request).await?;
+    read(app).await
 }
 
 #[derive(Debug, Serialize, ToSchema)]

@@ -15,11 +15,13 @@ pub mod notifications;
 pub mod orders;
 pub mod provider_actions;
 pub mod provider_data;
+pub mod reports;
 pub mod sims;
 pub mod sms;
 pub mod stats;
 pub mod support;
 pub mod tariffs;
+pub mod usage_export;
 pub mod users;
 
 use crate::app::AppState;
@@ -91,6 +93,8 @@ pub fn router() -> OpenApiRouter<AppState> {
         .merge(alerts::router())
         .merge(notifications::router())
         .merge(analytics::router())
+        .merge(reports::router())
+        .merge(usage_export::router())
 }
 
 /// `limit` (1–1000, default 50), `cursor` from the previous page, `count=true` for a total.

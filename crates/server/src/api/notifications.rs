@@ -97,7 +97,7 @@ fn yes() -> bool {
 }
 
 /// Validates a channel and seals its secret. `creating` demands a webhook secret.
-fn channel_input(app: &AppState, body: ChannelBody, creating: bool, had_secret: bool) -> ApiResult<ChannelInput> {
+pub fn channel_input(app: &AppState, body: ChannelBody, creating: bool, had_secret: bool) -> ApiResult<ChannelInput> {
     let mut v = Validator::default();
     let name = body.name.trim().to_owned();
     if name.is_empty() || name.chars().count() > 100 {
@@ -222,11 +222,16 @@ pub struct TestResult {
     responses((status = 200, body = TestResult), (status = 404, body = Problem)))]
 async fn test_channel(_: Admin, State(app): State<AppState>, Path(id): Path<i64>) -> ApiResult<Json<TestResult>> {
     let channel = app.store.channel(id).await?;
+    Ok(Json(send_test(&app, &channel).await))
+}
+
+/// Sends a test message through `channel` now; shared with the dashboard.
+pub async fn send_test(app: &AppState, channel: &NotificationChannel) -> TestResult {
     let notifier = Notifier::new(app.store.clone(), Some(Arc::new(app.secrets.clone())));
-    Ok(Json(match notifier.send_test(&channel).await {
+    match notifier.send_test(channel).await {
         Ok(()) => TestResult { ok: true, error: None },
         Err(e) => TestResult { ok: false, error: Some(format!("{e:#}")) },
-    }))
+    }
 }
 
 #[derive(Debug, Serialize, ToSchema)]

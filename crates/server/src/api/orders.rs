@@ -79,7 +79,7 @@ pub struct RefreshQuery {
 }
 
 /// The catalogue, read from the provider when asked (`refresh=true`) or when nothing is cached.
-async fn catalogue(app: &AppState, refresh: bool) -> ApiResult<Vec<ProductRow>> {
+pub(crate) async fn catalogue(app: &AppState, refresh: bool) -> ApiResult<Vec<ProductRow>> {
     let cached = if refresh { Vec::new() } else { app.store.list_products().await? };
     if !cached.is_empty() || (!refresh && app.runner.is_none()) {
         return Ok(cached);
@@ -138,7 +138,7 @@ pub struct OrderView {
     pub synced_at: DateTime<Utc>,
 }
 
-fn order_view(o: OrderRow, sims: Option<Vec<String>>) -> OrderView {
+pub(crate) fn order_view(o: OrderRow, sims: Option<Vec<String>>) -> OrderView {
     OrderView {
         order_number: o.order_number,
         order_type: o.order_type,
@@ -190,20 +190,25 @@ async fn list_orders(
     if q.refresh {
         provider(&app)?.refresh_orders().await?;
     }
+    let filter = order_filter(&app, &q).await?;
+    let page = PageParams { limit: q.limit, cursor: q.cursor.clone(), count: q.count };
+    Ok(Json(Page::from_store(app.store.list_orders(&filter, page.request()?).await?, |o| order_view(o, None))))
+}
+
+/// The store filter of an orders query: `to` includes its whole day.
+pub(crate) async fn order_filter(app: &AppState, q: &OrdersQuery) -> ApiResult<OrderFilter> {
     let sim_id = match q.iccid.as_deref() {
         Some(i) => Some(app.store.get_sim(i).await?.id),
         None => None,
     };
     let day = |d: NaiveDate| d.and_hms_opt(0, 0, 0).map(|t| t.and_utc());
-    let filter = OrderFilter {
+    Ok(OrderFilter {
         status: q.status.clone(),
         order_type: q.order_type.clone(),
         from: q.from.and_then(day),
         to: q.to.and_then(|d| d.succ_opt()).and_then(day),
         sim_id,
-    };
-    let page = PageParams { limit: q.limit, cursor: q.cursor.clone(), count: q.count };
-    Ok(Json(Page::from_store(app.store.list_orders(&filter, page.request()?).await?, |o| order_view(o, None))))
+    })
 }
 
 /// Re-read every order from the provider (operator).
@@ -338,12 +343,23 @@ fn quote(products: &[ProductRow], lines: &[NewOrderLine]) -> ApiResult<Quote> {
     responses((status = 200, body = Quote), (status = 201, body = OrderView), (status = 403, body = Problem),
         (status = 422, body = Problem), (status = 503, body = Problem)))]
 async fn create_order(admin: Admin, State(app): State<AppState>, Body(req): Body<NewOrder>) -> ApiResult<Response> {
-    let syncer = provider(&app)?;
-    let products = catalogue(&app, false).await?;
-    let quote = quote(&products, &req.products)?;
     if !req.confirm {
-        return Ok(Json(quote).into_response());
+        return Ok(Json(quote_order(&app, &req.products).await?).into_response());
     }
+    let order = place_order(&app, req, admin.actor()).await?;
+    Ok((StatusCode::CREATED, Json(order)).into_response())
+}
+
+/// Prices `lines` against the catalogue without ordering anything.
+pub(crate) async fn quote_order(app: &AppState, lines: &[NewOrderLine]) -> ApiResult<Quote> {
+    provider(app)?;
+    quote(&catalogue(app, false).await?, lines)
+}
+
+/// Checks `req` against the catalogue, places it at the provider and records it.
+pub(crate) async fn place_order(app: &AppState, req: NewOrder, actor: String) -> ApiResult<OrderView> {
+    let syncer = provider(app)?;
+    quote(&catalogue(app, false).await?, &req.products)?;
     let order = AdditionalOrder {
         products: req
             .products
@@ -362,10 +378,10 @@ async fn create_order(admin: Admin, State(app): State<AppState>, Body(req): Body
     })?;
     // The order is placed: from here on, failing to read it back must not invite a second order.
     let mut stored = match syncer.client().get_order(number).await {
-        Ok(o) => simfleet_sync::account::provider_order(&o, Some(&admin.actor()))?,
+        Ok(o) => simfleet_sync::account::provider_order(&o, Some(&actor))?,
         Err(e) => {
             tracing::warn!(order = number, error = %e, "order placed but not readable yet; recorded as requested");
-            requested_order(number, &order, admin.actor())
+            requested_order(number, &order, actor)
         }
     };
     stored.customer_reference = req.customer_reference;
@@ -374,7 +390,7 @@ async fn create_order(admin: Admin, State(app): State<AppState>, Body(req): Body
     }
     app.store.upsert_orders(std::slice::from_ref(&stored)).await?;
     let (row, sims) = app.store.get_order(number as i64).await?;
-    Ok((StatusCode::CREATED, Json(order_view(row, Some(sims)))).into_response())
+    Ok(order_view(row, Some(sims)))
 }
 
 /// What is known of an order the provider accepted but did not show yet: a later refresh

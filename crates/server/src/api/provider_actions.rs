@@ -40,7 +40,21 @@ pub(crate) fn provider(app: &AppState) -> ApiResult<&Syncer> {
     })
 }
 
-const PAYMENT_METHODS: [&str; 4] = ["banktransfer", "creditcard", "monthlyinvoice", "boleto"];
+/// The provider's API and its reference for this SIM, for a read-through (`refresh=true`):
+/// 503 without a provider, 422 for a SIM of the own stock.
+pub(crate) async fn provider_ref_of<'a>(
+    app: &'a AppState,
+    iccid: &str,
+) -> ApiResult<(&'a Syncer, simfleet_store::ProviderRef)> {
+    let syncer = provider(app)?;
+    let r = app.store.provider_refs_of(&[iccid.to_owned()]).await?.pop().ok_or_else(|| ApiError::Unprocessable {
+        detail: format!("SIM {iccid} has no provider to read from"),
+        field: None,
+    })?;
+    Ok((syncer, r))
+}
+
+pub(crate) const PAYMENT_METHODS: [&str; 4] = ["banktransfer", "creditcard", "monthlyinvoice", "boleto"];
 const MAX_BULK: usize = 1000;
 
 fn check_payment(v: &mut Validator, method: &Option<String>) {
@@ -70,8 +84,84 @@ async fn queue_many(
     action: ProviderAction,
     actor: &str,
 ) -> ApiResult<(StatusCode, Json<Items<ProviderActionView>>)> {
+    Ok((StatusCode::ACCEPTED, Json(Items { items: queue(app, iccids, action, actor).await? })))
+}
+
+async fn queue(
+    app: &AppState,
+    iccids: &[String],
+    action: ProviderAction,
+    actor: &str,
+) -> ApiResult<Vec<ProviderActionView>> {
     let items = app.store.queue_provider_actions(iccids, &action, actor).await?;
-    Ok((StatusCode::ACCEPTED, Json(Items { items: items.into_iter().map(ProviderActionView::from).collect() })))
+    Ok(items.into_iter().map(ProviderActionView::from).collect())
+}
+
+/// Queues a top-up of each SIM (the bulk endpoint and the dashboard).
+pub(crate) async fn top_up_sims(
+    app: &AppState,
+    iccids: &[String],
+    payment_method: Option<String>,
+    actor: &str,
+) -> ApiResult<Vec<ProviderActionView>> {
+    let mut v = Validator::default();
+    check_iccids(&mut v, iccids);
+    check_payment(&mut v, &payment_method);
+    v.finish()?;
+    queue(app, iccids, ProviderAction::TopUp { payment_method }, actor).await
+}
+
+/// Queues a connectivity reset of each SIM.
+pub(crate) async fn reset_sims(app: &AppState, iccids: &[String], actor: &str) -> ApiResult<Vec<ProviderActionView>> {
+    let mut v = Validator::default();
+    check_iccids(&mut v, iccids);
+    v.finish()?;
+    queue(app, iccids, ProviderAction::ResetConnectivity, actor).await
+}
+
+/// Queues the same SMS to each SIM.
+pub(crate) async fn sms_sims(
+    app: &AppState,
+    iccids: &[String],
+    sms: SmsRequest,
+    actor: &str,
+) -> ApiResult<Vec<ProviderActionView>> {
+    let mut v = Validator::default();
+    check_iccids(&mut v, iccids);
+    let draft = sms_draft(&mut v, sms);
+    v.finish()?;
+    queue(app, iccids, ProviderAction::SendSms(draft), actor).await
+}
+
+/// Queues the transfer of each SIM to another organisation.
+pub(crate) async fn transfer_sims(
+    app: &AppState,
+    iccids: &[String],
+    target_organisation: i64,
+    actor: &str,
+) -> ApiResult<Vec<ProviderActionView>> {
+    let mut v = Validator::default();
+    check_iccids(&mut v, iccids);
+    if target_organisation <= 0 {
+        v.add("target_organisation", "must be a positive organisation id");
+    }
+    v.finish()?;
+    queue(app, iccids, ProviderAction::Transfer { target_organisation }, actor).await
+}
+
+/// Queues an extension of each SIM.
+pub(crate) async fn extend_sims(
+    app: &AppState,
+    iccids: &[String],
+    product_id: Option<i64>,
+    payment_method: Option<String>,
+    actor: &str,
+) -> ApiResult<Vec<ProviderActionView>> {
+    let mut v = Validator::default();
+    check_iccids(&mut v, iccids);
+    check_payment(&mut v, &payment_method);
+    v.finish()?;
+    queue(app, iccids, ProviderAction::Extend { product_id, payment_method }, actor).await
 }
 
 #[derive(Debug, Default, Deserialize, ToSchema)]
@@ -114,11 +204,8 @@ async fn top_up_many(
     State(app): State<AppState>,
     Body(req): Body<BulkTopUpRequest>,
 ) -> ApiResult<(StatusCode, Json<Items<ProviderActionView>>)> {
-    let mut v = Validator::default();
-    check_iccids(&mut v, &req.iccids);
-    check_payment(&mut v, &req.payment_method);
-    v.finish()?;
-    queue_many(&app, &req.iccids, ProviderAction::TopUp { payment_method: req.payment_method }, &admin.actor()).await
+    let items = top_up_sims(&app, &req.iccids, req.payment_method, &admin.actor()).await?;
+    Ok((StatusCode::ACCEPTED, Json(Items { items })))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -169,10 +256,7 @@ async fn reset_connectivity_many(
     State(app): State<AppState>,
     Body(req): Body<IccidsRequest>,
 ) -> ApiResult<(StatusCode, Json<Items<ProviderActionView>>)> {
-    let mut v = Validator::default();
-    check_iccids(&mut v, &req.iccids);
-    v.finish()?;
-    queue_many(&app, &req.iccids, ProviderAction::ResetConnectivity, &op.actor()).await
+    Ok((StatusCode::ACCEPTED, Json(Items { items: reset_sims(&app, &req.iccids, &op.actor()).await? })))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -247,20 +331,14 @@ async fn send_sms_many(
     State(app): State<AppState>,
     Body(req): Body<BulkSmsRequest>,
 ) -> ApiResult<(StatusCode, Json<Items<ProviderActionView>>)> {
-    let mut v = Validator::default();
-    check_iccids(&mut v, &req.iccids);
-    let draft = sms_draft(
-        &mut v,
-        SmsRequest {
-            payload: req.payload,
-            udh: req.udh,
-            dcs: req.dcs,
-            expiry_date: req.expiry_date,
-            source_address: req.source_address,
-        },
-    );
-    v.finish()?;
-    queue_many(&app, &req.iccids, ProviderAction::SendSms(draft), &op.actor()).await
+    let sms = SmsRequest {
+        payload: req.payload,
+        udh: req.udh,
+        dcs: req.dcs,
+        expiry_date: req.expiry_date,
+        source_address: req.source_address,
+    };
+    Ok((StatusCode::ACCEPTED, Json(Items { items: sms_sims(&app, &req.iccids, sms, &op.actor()).await? })))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -279,14 +357,8 @@ async fn transfer(
     State(app): State<AppState>,
     Body(req): Body<TransferRequest>,
 ) -> ApiResult<(StatusCode, Json<Items<ProviderActionView>>)> {
-    let mut v = Validator::default();
-    check_iccids(&mut v, &req.iccids);
-    if req.target_organisation <= 0 {
-        v.add("target_organisation", "must be a positive organisation id");
-    }
-    v.finish()?;
-    let action = ProviderAction::Transfer { target_organisation: req.target_organisation };
-    queue_many(&app, &req.iccids, action, &admin.actor()).await
+    let items = transfer_sims(&app, &req.iccids, req.target_organisation, &admin.actor()).await?;
+    Ok((StatusCode::ACCEPTED, Json(Items { items })))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -307,10 +379,6 @@ async fn extend(
     State(app): State<AppState>,
     Body(req): Body<ExtensionRequest>,
 ) -> ApiResult<(StatusCode, Json<Items<ProviderActionView>>)> {
-    let mut v = Validator::default();
-    check_iccids(&mut v, &req.iccids);
-    check_payment(&mut v, &req.payment_method);
-    v.finish()?;
-    let action = ProviderAction::Extend { product_id: req.product_id, payment_method: req.payment_method };
-    queue_many(&app, &req.iccids, action, &admin.actor()).await
+    let items = extend_sims(&app, &req.iccids, req.product_id, req.payment_method, &admin.actor()).await?;
+    Ok((StatusCode::ACCEPTED, Json(Items { items })))
 }

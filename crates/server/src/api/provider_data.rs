@@ -1,6 +1,7 @@
 //! `/sims/{iccid}/usage|quota|connectivity|network-events`: what the provider reported, served from the
 //! local store (fast, and available while the provider is down).
 
+use super::provider_actions::provider_ref_of;
 use super::stats::{range, RangeQuery};
 use crate::app::AppState;
 use crate::auth::Viewer;
@@ -8,10 +9,10 @@ use crate::error::{ApiError, ApiResult, Problem};
 use crate::extract::{Json, Query};
 use axum::extract::{Path, State};
 use chrono::{DateTime, Days, NaiveDate, Utc};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use simfleet_store::bucket_start;
 use std::collections::BTreeMap;
-use utoipa::ToSchema;
+use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::{router::OpenApiRouter, routes};
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -21,6 +22,16 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(sim_connectivity))
         .routes(routes!(sim_provider_actions))
         .routes(routes!(sim_network_events))
+}
+
+/// Read-through: `refresh=true` reads the SIM's figures from the provider and stores them
+/// before answering. Without it the local copy answers (fast, and there while the provider is
+/// down); with it a provider outage answers 503 and a refusal its problem.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct RefreshQuery {
+    #[serde(default)]
+    pub refresh: bool,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -47,16 +58,25 @@ pub struct UsageResponse {
 }
 
 /// Daily usage of a SIM (bytes and SMS counts), summed per day, week or month.
-#[utoipa::path(get, path = "/sims/{iccid}/usage", tag = "sims", params(("iccid" = String, Path), RangeQuery),
-    responses((status = 200, body = UsageResponse), (status = 404, body = Problem), (status = 422, body = Problem)))]
+#[utoipa::path(get, path = "/sims/{iccid}/usage", tag = "sims", params(("iccid" = String, Path), RangeQuery, RefreshQuery),
+    responses((status = 200, body = UsageResponse), (status = 404, body = Problem), (status = 422, body = Problem),
+        (status = 503, body = Problem)))]
 async fn sim_usage(
     _: Viewer,
     State(app): State<AppState>,
     Path(iccid): Path<String>,
     Query(q): Query<RangeQuery>,
+    Query(refresh): Query<RefreshQuery>,
 ) -> ApiResult<Json<UsageResponse>> {
     let (from, to, bucket, bucket_name) = range(&q, 30, 800)?;
     let sim = app.store.get_sim(&iccid).await?;
+    if refresh.refresh {
+        let (syncer, r) = provider_ref_of(&app, &sim.iccid).await?;
+        let today = Utc::now().date_naive();
+        if from <= today {
+            syncer.refresh_usage_of(&r, from, to.min(today)).await?;
+        }
+    }
     let rows = app.store.sim_usage(sim.id, from, to).await.map_err(ApiError::from)?;
     let mut periods: BTreeMap<NaiveDate, UsagePoint> = BTreeMap::new();
     let mut day = from;
@@ -103,14 +123,20 @@ pub struct QuotaResponse {
 }
 
 /// The provider's data and SMS quotas of a SIM, as last synced.
-#[utoipa::path(get, path = "/sims/{iccid}/quota", tag = "sims", params(("iccid" = String, Path)),
-    responses((status = 200, body = QuotaResponse), (status = 404, body = Problem)))]
+#[utoipa::path(get, path = "/sims/{iccid}/quota", tag = "sims", params(("iccid" = String, Path), RefreshQuery),
+    responses((status = 200, body = QuotaResponse), (status = 404, body = Problem), (status = 422, body = Problem),
+        (status = 503, body = Problem)))]
 async fn sim_quota(
     _: Viewer,
     State(app): State<AppState>,
     Path(iccid): Path<String>,
+    Query(refresh): Query<RefreshQuery>,
 ) -> ApiResult<Json<QuotaResponse>> {
     let sim = app.store.get_sim(&iccid).await?;
+    if refresh.refresh {
+        let (syncer, r) = provider_ref_of(&app, &sim.iccid).await?;
+        syncer.refresh_quotas_of(&r).await?;
+    }
     let items = app
         .store
         .sim_quotas(sim.id)
@@ -142,14 +168,20 @@ pub struct ConnectivityView {
 }
 
 /// The SIM's last known network attachment; 404 until a connectivity sync has seen it.
-#[utoipa::path(get, path = "/sims/{iccid}/connectivity", tag = "sims", params(("iccid" = String, Path)),
-    responses((status = 200, body = ConnectivityView), (status = 404, body = Problem)))]
+#[utoipa::path(get, path = "/sims/{iccid}/connectivity", tag = "sims", params(("iccid" = String, Path), RefreshQuery),
+    responses((status = 200, body = ConnectivityView), (status = 404, body = Problem), (status = 422, body = Problem),
+        (status = 503, body = Problem)))]
 async fn sim_connectivity(
     _: Viewer,
     State(app): State<AppState>,
     Path(iccid): Path<String>,
+    Query(refresh): Query<RefreshQuery>,
 ) -> ApiResult<Json<ConnectivityView>> {
     let sim = app.store.get_sim(&iccid).await?;
+    if refresh.refresh {
+        let (syncer, r) = provider_ref_of(&app, &sim.iccid).await?;
+        syncer.refresh_connectivity_of(&r).await?;
+    }
     let c = app
         .store
         .sim_connectivity(sim.id)
@@ -243,16 +275,26 @@ pub struct NetworkEventView {
 }
 
 /// Network events of a SIM reported by the provider (attach, PDP context, location update …),
-/// newest first, as synced by the `events` job.
-#[utoipa::path(get, path = "/sims/{iccid}/network-events", tag = "sims", params(("iccid" = String, Path), super::PageParams),
-    responses((status = 200, body = super::Page<NetworkEventView>), (status = 404, body = Problem)))]
+/// newest first, as synced by the `events` job (`refresh=true` reads the newer ones first).
+#[utoipa::path(get, path = "/sims/{iccid}/network-events", tag = "sims", params(("iccid" = String, Path), super::PageParams, RefreshQuery),
+    responses((status = 200, body = super::Page<NetworkEventView>), (status = 404, body = Problem),
+        (status = 422, body = Problem), (status = 503, body = Problem)))]
 async fn sim_network_events(
     _: Viewer,
     State(app): State<AppState>,
     Path(iccid): Path<String>,
     Query(page): Query<super::PageParams>,
+    Query(refresh): Query<RefreshQuery>,
 ) -> ApiResult<Json<super::Page<NetworkEventView>>> {
     let sim = app.store.get_sim(&iccid).await?;
+    if refresh.refresh {
+        let (syncer, r) = provider_ref_of(&app, &sim.iccid).await?;
+        let newest = app
+            .store
+            .sim_network_events(sim.id, simfleet_store::PageRequest { limit: 1, cursor: None, with_total: false })
+            .await?;
+        syncer.refresh_network_events_of(&r, newest.items.first().map(|e| e.occurred_at)).await?;
+    }
     let events = app.store.sim_network_events(sim.id, page.request()?).await?;
     Ok(Json(super::Page::from_store(events, |e| NetworkEventView {
         occurred_at: e.occurred_at,

@@ -1,7 +1,7 @@
 //! `/sims/{iccid}/sms`, `/sms`: MO/MT messages with their delivery status, mirrored from the
 //! provider by the `sms` job (or on demand with `refresh=true`); cancelling a buffered one.
 
-use super::provider_actions::provider;
+use super::provider_actions::{provider, provider_ref_of};
 use super::{Page, PageParams};
 use crate::app::AppState;
 use crate::auth::{Operator, Viewer};
@@ -96,18 +96,18 @@ async fn sim_sms(
 ) -> ApiResult<Json<Page<SmsView>>> {
     let sim = app.store.get_sim(&iccid).await?;
     if q.refresh {
-        let syncer = provider(&app)?;
-        let r = app
-            .store
-            .provider_refs_of(std::slice::from_ref(&sim.iccid))
-            .await?
-            .pop()
-            .ok_or_else(|| ApiError::Unprocessable { detail: "the SIM has no provider".into(), field: None })?;
-        let messages = syncer.fetch_sms(&r.provider_ref).await?;
-        app.store.replace_sim_sms(&[(sim.id, messages)]).await?;
+        refresh(&app, &sim).await?;
     }
     let page = PageParams { limit: q.limit, cursor: q.cursor.clone(), count: q.count };
     Ok(Json(Page::from_store(app.store.list_sms(&filter(&q, Some(sim.id))?, page.request()?).await?, SmsView::from)))
+}
+
+/// Reads a SIM's messages from the provider into the mirror.
+pub(crate) async fn refresh(app: &AppState, sim: &simfleet_store::Sim) -> ApiResult<()> {
+    let (syncer, r) = provider_ref_of(app, &sim.iccid).await?;
+    let messages = syncer.fetch_sms(&r.provider_ref).await?;
+    app.store.replace_sim_sms(&[(sim.id, messages)]).await?;
+    Ok(())
 }
 
 /// SMS of the whole fleet, newest first, as last synced.
@@ -135,8 +135,14 @@ async fn cancel_sms(
     State(app): State<AppState>,
     Path((iccid, sms_id)): Path<(String, i64)>,
 ) -> ApiResult<StatusCode> {
-    let sim = app.store.get_sim(&iccid).await?;
-    let syncer = provider(&app)?;
+    cancel(&app, &iccid, sms_id, &op.actor()).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Cancels a buffered MT-SMS at the provider, then here.
+pub(crate) async fn cancel(app: &AppState, iccid: &str, sms_id: i64, actor: &str) -> ApiResult<()> {
+    let sim = app.store.get_sim(iccid).await?;
+    let syncer = provider(app)?;
     let r = app
         .store
         .provider_refs_of(std::slice::from_ref(&sim.iccid))
@@ -145,6 +151,6 @@ async fn cancel_sms(
         .ok_or_else(|| ApiError::Unprocessable { detail: "the SIM has no provider".into(), field: None })?;
     let id = u64::try_from(sms_id).map_err(|_| ApiError::NotFound("no such SMS".into()))?;
     syncer.client().cancel_sms(&r.provider_ref, id).await?;
-    app.store.cancel_sms(sim.id, sms_id, &op.actor()).await?;
-    Ok(StatusCode::NO_CONTENT)
+    app.store.cancel_sms(sim.id, sms_id, actor).await?;
+    Ok(())
 }

@@ -46,7 +46,7 @@ pub struct TicketView {
     pub synced_at: DateTime<Utc>,
 }
 
-fn view(t: TicketRow, sims: Option<Vec<String>>) -> TicketView {
+pub(crate) fn view(t: TicketRow, sims: Option<Vec<String>>) -> TicketView {
     TicketView {
         id: t.id,
         case_id: t.case_id,
@@ -131,7 +131,12 @@ async fn create_ticket(
     State(app): State<AppState>,
     Body(req): Body<NewTicket>,
 ) -> ApiResult<(StatusCode, Json<TicketView>)> {
-    let syncer = provider(&app)?;
+    Ok((StatusCode::CREATED, Json(open_ticket(&app, req, &op.actor()).await?)))
+}
+
+/// Validates `req`, sends it to the provider and records it with the SIMs it is about.
+pub(crate) async fn open_ticket(app: &AppState, req: NewTicket, actor: &str) -> ApiResult<TicketView> {
+    let syncer = provider(app)?;
     let mut v = Validator::default();
     let subject = non_empty(Some(req.subject)).unwrap_or_default();
     let text = non_empty(Some(req.text)).unwrap_or_default();
@@ -163,7 +168,7 @@ async fn create_ticket(
     let known: std::collections::HashSet<String> = app.store.ticket_case_ids().await?.into_iter().collect();
     let request = NewServiceRequest {
         reply_to_mail: reply_to.clone(),
-        sender_name: Some(op.actor()),
+        sender_name: Some(actor.to_owned()),
         subject: Some(subject.clone()),
         text: Some(full_text.clone()),
     };
@@ -183,9 +188,9 @@ async fn create_ticket(
         communications: "[]".into(),
     });
     let sim_ids: Vec<i64> = sims.iter().map(|s| s.id).collect();
-    let row = app.store.create_ticket(&ticket, reply_to.as_deref(), case_known, &sim_ids, &op.actor()).await?;
+    let row = app.store.create_ticket(&ticket, reply_to.as_deref(), case_known, &sim_ids, actor).await?;
     let (row, sims) = app.store.get_ticket(row.id).await?;
-    Ok((StatusCode::CREATED, Json(view(row, Some(sims)))))
+    Ok(view(row, Some(sims)))
 }
 
 /// The support tickets about a SIM, newest first.

@@ -107,6 +107,31 @@ async fn settings(ctx: Ctx, State(app): State<AppState>) -> Result<Response, Web
     render_settings(&ctx, &app, SettingsForm::default()).await
 }
 
+/// What the settings page says about the provider connection: the client's circuit state
+/// and counters (since this process started), and each job's last successful sync.
+async fn provider_status(app: &AppState) -> Result<Option<minijinja::Value>, WebError> {
+    let Some(runner) = app.runner.as_ref() else { return Ok(None) };
+    let (last, successes) = tokio::try_join!(app.store.last_job_runs(), app.store.last_job_successes())?;
+    let jobs: Vec<_> = Job::ALL
+        .into_iter()
+        .map(|j| {
+            let last = last.iter().find(|r| r.job == j.as_str());
+            let success = successes.iter().find(|(job, _)| job == j.as_str()).and_then(|(_, at)| *at);
+            context! {
+                name => j.as_str(), last_success => success, last_status => last.map(|r| r.status.clone()),
+                last_started => last.map(|r| r.started_at), running => runner.is_running(j),
+            }
+        })
+        .collect();
+    let client = runner.syncer().client();
+    let m = client.metrics();
+    Ok(Some(context! {
+        circuit => crate::metrics::circuit_state_name(client.breaker_state()),
+        calls => m.calls, errors => m.errors, retries => m.retries, rate_limited => m.rate_limited,
+        breaker_opened => m.breaker_opened, jobs,
+    }))
+}
+
 async fn render_settings(ctx: &Ctx, app: &AppState, form: SettingsForm) -> Result<Response, WebError> {
     let users: Vec<UserView> =
         if ctx.is_admin() { app.store.list_users().await?.into_iter().map(UserView::from).collect() } else { vec![] };
@@ -126,7 +151,8 @@ async fn render_settings(ctx: &Ctx, app: &AppState, form: SettingsForm) -> Resul
         status,
         "settings.html",
         context! {
-            nav => "settings", provider => app.runner.is_some(), users, keys, roles,
+            nav => "settings", provider => app.runner.is_some(), provider_status => provider_status(app).await?,
+            users, keys, roles,
             user_values => form.user_values, user_errors => form.user_errors,
             key_values => form.key_values, key_errors => form.key_errors, new_key => form.new_key,
         },

@@ -10,12 +10,17 @@ mod alerts;
 mod analytics;
 mod assets;
 mod catalog;
+mod channels;
 pub mod csrf;
 mod imports;
 mod overview;
 mod page;
+mod provider;
+mod reports;
 mod session;
+mod sim_provider;
 mod sims;
+mod support;
 mod templates;
 
 use crate::app::AppState;
@@ -35,8 +40,12 @@ pub fn router(state: AppState) -> Router<AppState> {
         .merge(sims::router())
         .merge(analytics::router())
         .merge(alerts::router())
+        .merge(channels::router())
         .merge(catalog::router())
         .merge(imports::router())
+        .merge(reports::router())
+        .merge(provider::router())
+        .merge(support::router())
         .merge(admin::router())
         .layer(middleware::from_fn_with_state(state, csrf::guard))
         .merge(assets::router())

@@ -1,5 +1,6 @@
 //! `/sims`: the SIM list with filters, search, sort, keyset pages and bulk actions, and the
-//! SIM detail page with lifecycle actions, PIN/PUK reveal, usage, quotas and history.
+//! SIM detail page with lifecycle actions, PIN/PUK reveal, usage, quotas and history; the
+//! provider's side (SMS, support, top-up, alerts, network events) comes from `sim_provider`.
 
 use super::page::{redirect_with, urlencode, Ctx, WebError};
 use super::templates::script_json;
@@ -24,6 +25,7 @@ pub fn router() -> Router<AppState> {
         .route("/sims/{iccid}", get(detail))
         .route("/sims/{iccid}/actions/{action}", post(action))
         .route("/sims/{iccid}/secrets", post(secrets))
+        .merge(super::sim_provider::router())
 }
 
 const PAGE_SIZE: u32 = 50;
@@ -143,6 +145,7 @@ async fn list(ctx: Ctx, State(app): State<AppState>, Query(params): Query<ListPa
             types => SimType::ALL.iter().map(|s| s.as_str()).collect::<Vec<_>>(),
             providers => Provider::ALL.iter().map(|s| s.as_str()).collect::<Vec<_>>(),
             export_query => params.query(None),
+            payment_methods => super::sim_provider::payment_methods(),
         },
     )
 }
@@ -175,6 +178,9 @@ async fn bulk(
     let action = field("action");
     if action == "export" {
         return export_selected(&app, &iccids).await;
+    }
+    if let Some(message) = super::sim_provider::bulk(&ctx, &app, &action, &iccids, field).await? {
+        return Ok(redirect_with(&back, message));
     }
     ctx.require(Role::Operator)?;
     let actor = ctx.actor();
@@ -359,6 +365,7 @@ async fn render_detail(
         async { app.store.sim_outbox(sim.id).await.map_err(WebError::from) },
         names(app),
     )?;
+    let provider = super::sim_provider::sections(app, sim.id, &outbox).await?;
     let (bucket_kind, bucket) = match bucket {
         "week" => (Bucket::Week, "week"),
         "month" => (Bucket::Month, "month"),
@@ -410,6 +417,7 @@ async fn render_detail(
             events, gauges, connectivity, outbox, bucket,
             has_usage => !points.is_empty(), usage_total, usage_days => usage.len(),
             usage => script_json(&points),
+            ..provider,
         },
     )
 }

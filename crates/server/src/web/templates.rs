@@ -26,6 +26,7 @@ pub fn env() -> &'static Environment<'static> {
         env.add_filter("dt", |s: Option<String>| s.map(|s| datetime(&s)).unwrap_or_else(|| "—".into()));
         env.add_filter("ago", |s: Option<String>| s.map(|s| ago(&s)).unwrap_or_else(|| "never".into()));
         env.add_filter("label", |s: String| label(&s));
+        env.add_filter("words", |s: String| words(&s));
         env.add_filter("lower", |s: String| s.to_lowercase());
         env
     })
@@ -90,17 +91,31 @@ fn ago(s: &str) -> String {
     }
 }
 
-/// `LOST_STOLEN` → `Lost/stolen`, `report-lost` → `Report lost`, `data_only` → `Data only`.
+/// `LOST_STOLEN` → `Lost/stolen`, `report-lost` → `Report lost`, `data_only` → `Data only`,
+/// `sms_received` → `SMS received`.
 pub fn label(s: &str) -> String {
     if s == "LOST_STOLEN" {
         return "Lost/stolen".into();
     }
     let words = s.replace(['_', '-'], " ").to_lowercase();
+    let words = words.split(' ').map(|w| if w == "sms" { "SMS" } else { w }).collect::<Vec<_>>().join(" ");
     let mut chars = words.chars();
     match chars.next() {
         Some(first) => first.to_uppercase().chain(chars).collect(),
         None => String::new(),
     }
+}
+
+/// `provisionCharge` → `Provision charge`: the provider's camel-case names as words.
+pub fn words(s: &str) -> String {
+    let mut spaced = String::with_capacity(s.len() + 4);
+    for (i, c) in s.chars().enumerate() {
+        if i > 0 && c.is_uppercase() {
+            spaced.push(' ');
+        }
+        spaced.push(c);
+    }
+    label(&spaced)
 }
 
 #[cfg(test)]
@@ -116,6 +131,8 @@ mod tests {
         assert_eq!(thousands(-1000), "-1,000");
         assert_eq!(label("LOST_STOLEN"), "Lost/stolen");
         assert_eq!(label("report-lost"), "Report lost");
+        assert_eq!(words("provisionCharge"), "Provision charge");
+        assert_eq!(label("sms_quota_low"), "SMS quota low");
     }
 
     #[test]
