@@ -315,6 +315,17 @@ async fn analytics_shows_the_heatmap_and_anomalies_with_csv(app: &TestApp) {
     assert!(csv.starts_with("iccid,day,data_bytes,baseline_median_bytes,baseline_mad_bytes"), "{csv}");
     assert!(csv.contains(&format!("{spiky},{yesterday},{}", 500_i64 << 20)) && csv.contains(",50.00"), "{csv}");
     assert_eq!(csv.lines().count(), 2, "{csv}");
+    // The range scan finds what the API's one-day query finds, with the same baseline.
+    let (_, api) = app.get(&format!("/api/v1/stats/anomalies?day={yesterday}"), &app.viewer).await;
+    let one = &api["items"][0];
+    assert_eq!(one["iccid"], spiky.as_str());
+    let baseline = format!(
+        ",{:.0},{:.0},{},",
+        one["median"].as_f64().unwrap(),
+        one["mad"].as_f64().unwrap(),
+        one["baseline_days"]
+    );
+    assert!(csv.contains(&baseline), "{csv} vs {api}");
     // The lists follow the range: before the spike there is none.
     let before = yesterday - Days::new(2);
     let (_, html) = get(app, &s.cookie, &format!("/analytics?from={}&to={before}", before - Days::new(10))).await;

@@ -203,7 +203,8 @@ async fn viewers_read_operators_act_admins_spend(dialect: Dialect) {
     let reset = format!("/sims/{iccid}/reset-connectivity");
     let bulk_topup = [("action", "topup"), ("iccid", iccid.as_str())];
     let bulk_transfer = [("action", "transfer"), ("iccid", iccid.as_str()), ("target_organisation", "42")];
-    let forbidden: [(&Session, &str, Form); 11] = [
+    let bulk_auto = [("action", "auto-topup-on"), ("iccid", iccid.as_str())];
+    let forbidden: [(&Session, &str, Form); 12] = [
         (&viewer, &sms, &[("payload", "hi")]),
         (&viewer, &reset, &[]),
         (&viewer, "/provider/support", &[("subject", "s"), ("text", "t")]),
@@ -215,6 +216,7 @@ async fn viewers_read_operators_act_admins_spend(dialect: Dialect) {
         (&operator, &format!("/sims/{iccid}/extend"), &[]),
         (&operator, "/sims/bulk", &bulk_topup),
         (&operator, "/sims/bulk", &bulk_transfer),
+        (&operator, "/sims/bulk", &bulk_auto),
     ];
     for (s, path, form) in forbidden {
         assert_eq!(post(&app, s, path, form).await.status(), StatusCode::FORBIDDEN, "{path}");
@@ -299,6 +301,13 @@ async fn sim_page_sms_support_topups_and_refusals(dialect: Dialect) {
     }
     let (_, orders) = get(&app, &admin.cookie, "/provider/orders?type=TOPUP").await;
     assert_eq!(orders.matches("data-order=").count(), 2);
+
+    // Automatic top-up for a selection, on at the provider once delivered.
+    let auto = [("action", "auto-topup-on"), ("iccid", ib.as_str()), ("iccid", ic.as_str()), ("back", "/sims")];
+    let message = flash(&follow(&app, &admin, post(&app, &admin, "/sims/bulk", &auto).await).await.1);
+    assert!(message.contains("Automatic top-up on queued for 2 SIM(s)"), "{message}");
+    assert_eq!(run_job(&app, "outbox").await["items_ok"], 2);
+    assert!([b, c].iter().all(|r| sim.state().sim(&r.iccid).unwrap().auto_topup));
 
     // An expired SIM: the refusal leads to the offer of an extension, for an admin.
     sim.state().set_expired(&a.iccid, true);

@@ -78,15 +78,6 @@ async fn queue_one(app: &AppState, iccid: &str, action: ProviderAction, actor: &
     items.pop().map(ProviderActionView::from).ok_or_else(|| ApiError::Internal(anyhow::anyhow!("nothing was queued")))
 }
 
-async fn queue_many(
-    app: &AppState,
-    iccids: &[String],
-    action: ProviderAction,
-    actor: &str,
-) -> ApiResult<(StatusCode, Json<Items<ProviderActionView>>)> {
-    Ok((StatusCode::ACCEPTED, Json(Items { items: queue(app, iccids, action, actor).await? })))
-}
-
 async fn queue(
     app: &AppState,
     iccids: &[String],
@@ -224,10 +215,21 @@ async fn auto_top_up(
     State(app): State<AppState>,
     Body(req): Body<AutoTopUpRequest>,
 ) -> ApiResult<(StatusCode, Json<Items<ProviderActionView>>)> {
+    let items = auto_top_up_sims(&app, &req.iccids, req.enabled, &admin.actor()).await?;
+    Ok((StatusCode::ACCEPTED, Json(Items { items })))
+}
+
+/// Queues turning automatic top-up on or off for each SIM (the API and the dashboard).
+pub(crate) async fn auto_top_up_sims(
+    app: &AppState,
+    iccids: &[String],
+    enabled: bool,
+    actor: &str,
+) -> ApiResult<Vec<ProviderActionView>> {
     let mut v = Validator::default();
-    check_iccids(&mut v, &req.iccids);
+    check_iccids(&mut v, iccids);
     v.finish()?;
-    queue_many(&app, &req.iccids, ProviderAction::SetAutoTopUp(req.enabled), &admin.actor()).await
+    queue(app, iccids, ProviderAction::SetAutoTopUp(enabled), actor).await
 }
 
 /// Reset a SIM's network connectivity (operator): the device re-attaches. The outcome is

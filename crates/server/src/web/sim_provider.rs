@@ -5,7 +5,7 @@
 use super::page::{redirect_with, urlencode, Ctx, WebError};
 use super::provider::provider_message;
 use crate::api::provider_actions::{
-    extend_sims, reset_sims, sms_sims, top_up_sims, transfer_sims, SmsRequest, PAYMENT_METHODS,
+    auto_top_up_sims, extend_sims, reset_sims, sms_sims, top_up_sims, transfer_sims, SmsRequest, PAYMENT_METHODS,
 };
 use crate::app::AppState;
 use axum::extract::{Path, State};
@@ -185,6 +185,12 @@ pub async fn bulk(
             ctx.require(Role::Admin)?;
             let result = top_up_sims(app, iccids, opt(&field("payment_method")), &actor).await;
             queued(result, |n| format!("Top-up queued for {n} SIM(s); the provider confirms each with an order."))?
+        }
+        "auto-topup-on" | "auto-topup-off" => {
+            ctx.require(Role::Admin)?;
+            let on = action == "auto-topup-on";
+            let result = auto_top_up_sims(app, iccids, on, &actor).await;
+            queued(result, |n| format!("Automatic top-up {} queued for {n} SIM(s).", if on { "on" } else { "off" }))?
         }
         "reset-connectivity" => {
             ctx.require(Role::Operator)?;
