@@ -238,6 +238,7 @@ async fn scenario(app: &TestApp, c: &Client, base: &str) {
     bulk_top_up(app, c, base).await;
     sim_sms(app, c, base, &iccid).await;
     sim_support(c, base, &iccid).await;
+    monthly_report(app, c, base).await;
     role_matrix(app, c, base, &iccid).await;
 }
 
@@ -627,4 +628,37 @@ async fn acknowledge_alert(app: &TestApp, c: &Client, base: &str) {
     assert_eq!(text(c, "[data-circuit] .badge").await, "Closed");
     assert!(!text(c, "tr[data-job=usage]").await.contains("never"), "the usage sync succeeded");
     shots(c, "settings").await;
+}
+
+/// The monthly report: last month by default, then one customer's month through the form;
+/// its figures match the API's, and its workbook link serves a workbook.
+async fn monthly_report(app: &TestApp, c: &Client, base: &str) {
+    c.goto(&format!("{base}/reports")).await.unwrap();
+    let (_, last) = app.get("/api/v1/reports/monthly", &app.viewer).await;
+    assert_eq!(text(c, "#report-month").await, last["month"].as_str().unwrap(), "the last complete month by default");
+    assert_eq!(text(c, "#report-scope").await, "Whole fleet");
+    assert!(count(c, "#report-usage tbody tr").await > 0, "last month's usage from the synced history");
+
+    let month = last["month"].as_str().unwrap();
+    c.goto(&format!("{base}/reports?month={month}")).await.unwrap();
+    css(c, "#report-form select[name=customer_id]").await.select_by_label("Nordwind Logistics").await.unwrap();
+    click_through(c, "#report-form button").await;
+    assert_eq!(text(c, "#report-scope").await, "Nordwind Logistics");
+    let customer =
+        c.current_url().await.unwrap().query_pairs().find(|(k, _)| k == "customer_id").unwrap().1.to_string();
+    let (_, api) = app.get(&format!("/api/v1/reports/monthly?month={month}&customer_id={customer}"), &app.viewer).await;
+    assert_eq!(text(c, "#report-activations").await, api["activations"].to_string());
+    let rows = count(c, "#report-usage tbody tr").await;
+    assert_eq!(rows, api["usage"].as_array().unwrap().len().min(25));
+    assert_eq!(count(c, "#report-status tbody tr").await, 6, "every status");
+    shots(c, "report").await;
+    let kind = c
+        .execute(
+            "return fetch(document.querySelector('#report-xlsx').href, {credentials: 'same-origin'})\
+             .then(r => r.status + ' ' + r.headers.get('content-type'))",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert_eq!(kind.as_str().unwrap(), "200 application/vnd.openxmlformats-officedocument.spreadsheetml.sheet");
 }

@@ -65,6 +65,7 @@ async fn page(ctx: Ctx, State(app): State<AppState>, Query(q): Query<ReportForm>
         "reports.html",
         context! {
             nav => "reports", customers, customer_id, month => view.month.clone(), total_sims, shown => SHOWN,
+            month_label => req.scope.month.format("%B %Y").to_string(),
             top => view.usage.iter().take(10).collect::<Vec<_>>(),
             usage_shown => view.usage.iter().take(SHOWN).collect::<Vec<_>>(),
             risk_shown => view.at_risk.iter().take(SHOWN).collect::<Vec<_>>(),
