@@ -5,8 +5,8 @@ mod common;
 
 use calamine::{Data, Reader, Xlsx};
 use chrono::{Datelike, Utc};
-use common::{TestApp, PASSWORD};
-use reqwest::header::{CONTENT_DISPOSITION, CONTENT_TYPE, COOKIE, SET_COOKIE};
+use common::TestApp;
+use reqwest::header::{CONTENT_DISPOSITION, CONTENT_TYPE, COOKIE};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 use simfleet_store::DailyUsage;
@@ -147,34 +147,11 @@ async fn workbook(app: &TestApp) {
 /// The dashboard page: a viewer's session shows the report and downloads the workbook.
 async fn printable_page(app: &TestApp) {
     let (acme, a1, _) = fleet(app).await;
-    let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
-    let login = http.get(format!("{}/login", app.base)).send().await.unwrap();
-    let pre = login.headers().get_all(SET_COOKIE).iter().find_map(|v| {
-        v.to_str().ok().and_then(|v| v.strip_prefix("simfleet_pre=")).map(|v| v.split(';').next().unwrap().to_owned())
-    });
-    let html = login.text().await.unwrap();
-    let at = html.find("name=\"_csrf\" value=\"").unwrap() + 20;
-    let res = http
-        .post(format!("{}/login", app.base))
-        .header(COOKIE, format!("simfleet_pre={}", pre.unwrap()))
-        .form(&[("_csrf", &html[at..at + 64]), ("username", "viewer"), ("password", PASSWORD), ("next", "/reports")])
-        .send()
-        .await
-        .unwrap();
-    let session = res
-        .headers()
-        .get_all(SET_COOKIE)
-        .iter()
-        .find_map(|v| {
-            v.to_str()
-                .ok()
-                .filter(|v| v.starts_with("simfleet_session="))
-                .map(|v| v.split(';').next().unwrap().to_owned())
-        })
-        .expect("a session");
+    let session = common::web::sign_in(app, "viewer").await;
+    let http = common::web::client();
     let page = |path: String| {
-        let (http, session) = (http.clone(), session.clone());
-        async move { http.get(format!("{}{path}", app.base)).header(COOKIE, session).send().await.unwrap() }
+        let (http, cookie) = (http.clone(), session.cookie.clone());
+        async move { http.get(format!("{}{path}", app.base)).header(COOKIE, cookie).send().await.unwrap() }
     };
 
     let res = page(format!("/reports?month={}&customer_id={acme}", this_month())).await;

@@ -6,9 +6,10 @@
 mod common;
 
 use chrono::{Days, Utc};
-use common::{TestApp, PASSWORD};
-use reqwest::header::{CONTENT_TYPE, COOKIE, LOCATION, SET_COOKIE};
-use reqwest::{redirect::Policy, Client, Method, StatusCode};
+use common::web::*;
+use common::TestApp;
+use reqwest::header::{CONTENT_TYPE, COOKIE};
+use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 use simfleet_store::{DailyUsage, Dialect};
 
@@ -18,75 +19,6 @@ api_tests!(
     analytics_shows_the_heatmap_and_anomalies_with_csv,
     overview_counts_open_alerts_live,
 );
-
-fn client() -> Client {
-    Client::builder().redirect(Policy::none()).build().unwrap()
-}
-
-fn set_cookie(res: &reqwest::Response, name: &str) -> Option<String> {
-    res.headers().get_all(SET_COOKIE).iter().filter_map(|v| v.to_str().ok()).find_map(|v| {
-        let kv = v.split(';').next()?;
-        let (k, val) = kv.split_once('=')?;
-        (k == name).then(|| val.to_owned())
-    })
-}
-
-fn csrf_in(html: &str) -> String {
-    let start = html.find("name=\"_csrf\" value=\"").expect("a form with a CSRF token") + 20;
-    html[start..start + 64].to_owned()
-}
-
-struct Session {
-    cookie: String,
-    csrf: String,
-}
-
-async fn sign_in(app: &TestApp, username: &str) -> Session {
-    let res = client().get(format!("{}/login", app.base)).send().await.unwrap();
-    let pre = format!("simfleet_pre={}", set_cookie(&res, "simfleet_pre").unwrap());
-    let csrf = csrf_in(&res.text().await.unwrap());
-    let res = client()
-        .post(format!("{}/login", app.base))
-        .header(COOKIE, pre)
-        .form(&[("_csrf", csrf.as_str()), ("username", username), ("password", PASSWORD), ("next", "/overview")])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), StatusCode::SEE_OTHER);
-    let cookie = format!("simfleet_session={}", set_cookie(&res, "simfleet_session").unwrap());
-    let html = get(app, &cookie, "/overview").await.1;
-    Session { csrf: csrf_in(&html), cookie }
-}
-
-async fn get(app: &TestApp, cookie: &str, path: &str) -> (StatusCode, String) {
-    let res = client().get(format!("{}{path}", app.base)).header(COOKIE, cookie).send().await.unwrap();
-    let status = res.status();
-    (status, res.text().await.unwrap())
-}
-
-/// Posts a form with the session's CSRF token.
-async fn post(app: &TestApp, s: &Session, path: &str, form: &[(&str, &str)]) -> reqwest::Response {
-    let mut fields: Vec<(&str, &str)> = form.to_vec();
-    fields.push(("_csrf", &s.csrf));
-    post_raw(app, s, path, &fields).await
-}
-
-async fn post_raw(app: &TestApp, s: &Session, path: &str, form: &[(&str, &str)]) -> reqwest::Response {
-    client().post(format!("{}{path}", app.base)).header(COOKIE, &s.cookie).form(form).send().await.unwrap()
-}
-
-/// Follows a redirect after a POST with its flash cookie; returns the path and the page.
-async fn follow(app: &TestApp, s: &Session, res: reqwest::Response) -> (String, String) {
-    assert_eq!(res.status(), StatusCode::SEE_OTHER);
-    let to = res.headers()[LOCATION].to_str().unwrap().to_owned();
-    let mut cookie = s.cookie.clone();
-    if let Some(flash) = set_cookie(&res, "simfleet_flash") {
-        cookie.push_str(&format!("; simfleet_flash={flash}"));
-    }
-    let (status, html) = get(app, &cookie, &to).await;
-    assert_eq!(status, StatusCode::OK, "{to}: {html}");
-    (to, html)
-}
 
 async fn alert_rules_are_listed_and_operators_edit_them(app: &TestApp) {
     let customer = app.customer("Acme <Metering>").await;

@@ -2,6 +2,8 @@
 
 #![allow(dead_code)]
 
+pub mod web;
+
 use reqwest::{Method, StatusCode};
 use secrecy::SecretString;
 use serde_json::{json, Value};
