@@ -155,9 +155,9 @@ async fn v1_sim_operations() {
     let dq = client.get_data_quota(&target.iccid).await.unwrap();
     let view = state.data_quota(&target.iccid).unwrap();
     assert_eq!(dq.total_volume, Some(500.0));
-    assert_eq!(dq.volume_bytes().unwrap().unwrap(), mb_to_bytes(&format_umb(view.remaining)).unwrap());
+    assert_eq!(dq.volume_bytes().unwrap().unwrap(), mb_to_bytes(&format_umb(view.remaining.max(0))).unwrap());
     let sq = client.get_sms_quota(&target.iccid).await.unwrap();
-    assert_eq!(sq.volume, Some(state.sms_quota(&target.iccid).unwrap().remaining as f64));
+    assert_eq!(sq.volume, Some(state.sms_quota(&target.iccid).unwrap().remaining.max(0) as f64));
 
     // SMS: send, list, get, cancel (pending on an offline SIM)
     let offline = state.sims().into_iter().find(|s| s.connectivity.state == LinkState::Offline && !s.expired).unwrap();
