@@ -11,7 +11,7 @@ use chrono::{DateTime, Days, TimeDelta, Utc};
 use common::TestApp;
 use hmac::{Hmac, Mac};
 use onence_sim::{SimHandle, SimStatus as SimulatorStatus};
-use reqwest::{Method, StatusCode};
+use reqwest::StatusCode;
 use serde_json::{json, Value};
 use sha2::Sha256;
 use simfleet_domain::alerts::Baseline;
@@ -85,40 +85,11 @@ fn expected_alerts(sim: &SimHandle, now: DateTime<Utc>) -> BTreeSet<(String, Str
     out
 }
 
-async fn wait_for_run(app: &TestApp, job: &str, after: i64) -> Value {
-    for _ in 0..600 {
-        let (_, runs) = app.get(&format!("/api/v1/jobs/runs?job={job}&limit=1"), &app.viewer).await;
-        if let Some(run) = runs["items"].as_array().and_then(|a| a.first()) {
-            if run["id"].as_i64().unwrap() > after && run["status"] != "running" {
-                return run.clone();
-            }
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
-    panic!("{job} did not finish");
-}
-
-async fn last_run_id(app: &TestApp, job: &str) -> i64 {
-    let (_, runs) = app.get(&format!("/api/v1/jobs/runs?job={job}&limit=1"), &app.viewer).await;
-    runs["items"].as_array().and_then(|a| a.first()).map(|r| r["id"].as_i64().unwrap()).unwrap_or(0)
-}
-
-/// Runs `job` over the API (retrying while an automatic run of it is in progress) and waits for it.
+/// Runs `job` over the API and waits for it; it must succeed.
 async fn run_job(app: &TestApp, job: &str) -> Value {
-    for _ in 0..600 {
-        let before = last_run_id(app, job).await;
-        let (status, res) = app.call(Method::POST, &format!("/api/v1/jobs/{job}/run"), Some(&app.operator), None).await;
-        match status {
-            StatusCode::ACCEPTED => {
-                let run = wait_for_run(app, job, before).await;
-                assert_eq!(run["status"], "success", "{job}: {run}");
-                return run;
-            }
-            StatusCode::CONFLICT => tokio::time::sleep(std::time::Duration::from_millis(50)).await,
-            other => panic!("{job}: {other} {res}"),
-        }
-    }
-    panic!("{job} stayed busy");
+    let run = app.run_job(job).await;
+    assert_eq!(run["status"], "success", "{job}: {run}");
+    run
 }
 
 async fn active_alerts(app: &TestApp) -> Vec<Value> {

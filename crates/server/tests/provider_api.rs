@@ -7,20 +7,6 @@ use reqwest::{Method, StatusCode};
 use serde_json::Value;
 use simfleet_store::Dialect;
 
-/// The first finished run of `job` newer than run `after`.
-async fn wait_for_run(app: &TestApp, job: &str, after: i64) -> Value {
-    for _ in 0..200 {
-        let (_, runs) = app.get(&format!("/api/v1/jobs/runs?job={job}&limit=1"), &app.viewer).await;
-        if let Some(run) = runs["items"].as_array().and_then(|a| a.first()) {
-            if run["id"].as_i64().unwrap() > after && run["status"] != "running" {
-                return run.clone();
-            }
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
-    panic!("{job} did not finish");
-}
-
 async fn jobs_run_over_the_api_and_fill_the_sim_views(dialect: Dialect) {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let sim = onence_sim::spawn(onence_sim::SimConfig::new(40, 11), listener).await.unwrap();
@@ -40,7 +26,7 @@ async fn jobs_run_over_the_api_and_fill_the_sim_views(dialect: Dialect) {
             tokio::time::sleep(std::time::Duration::from_millis(20)).await;
         };
         assert_eq!(status, StatusCode::ACCEPTED, "{res}");
-        let run = wait_for_run(&app, job, 0).await;
+        let run = app.wait_for_run(job, 0).await;
         assert_eq!(run["status"], "success", "{run}");
         if !["outbox", "alerts", "notify"].contains(&job) {
             assert!(run["items_ok"].as_i64().unwrap() >= 40, "{run}");
@@ -109,7 +95,7 @@ async fn jobs_run_over_the_api_and_fill_the_sim_views(dialect: Dialect) {
     assert_eq!(actions["items"][0]["status"], "pending", "{actions}");
     let (_, previous) = app.get("/api/v1/jobs/runs?job=outbox&limit=1", &app.viewer).await;
     app.call(Method::POST, "/api/v1/jobs/outbox/run", Some(&app.operator), None).await;
-    let run = wait_for_run(&app, "outbox", previous["items"][0]["id"].as_i64().unwrap()).await;
+    let run = app.wait_for_run("outbox", previous["items"][0]["id"].as_i64().unwrap()).await;
     assert_eq!(run["items_ok"], 1, "{run}");
     let (_, actions) = app.get(&format!("/api/v1/sims/{iccid}/provider-actions"), &app.viewer).await;
     assert_eq!(actions["items"][0]["status"], "done", "{actions}");
@@ -138,11 +124,8 @@ async fn without_a_provider_jobs_say_so(dialect: Dialect) {
 }
 
 async fn run_job(app: &TestApp, job: &str) {
-    let (_, previous) = app.get(&format!("/api/v1/jobs/runs?job={job}&limit=1"), &app.viewer).await;
-    let after = previous["items"].as_array().and_then(|a| a.first()).map_or(0, |r| r["id"].as_i64().unwrap());
-    let (status, res) = app.call(Method::POST, &format!("/api/v1/jobs/{job}/run"), Some(&app.operator), None).await;
-    assert_eq!(status, StatusCode::ACCEPTED, "{res}");
-    assert_eq!(wait_for_run(app, job, after).await["status"], "success");
+    let run = app.run_job(job).await;
+    assert_eq!(run["status"], "success", "{job}: {run}");
 }
 
 /// `refresh=true` reads one SIM's figures from the provider and keeps them; without it the

@@ -12,42 +12,13 @@ use serde_json::{json, Value};
 use simfleet_store::Dialect;
 
 /// The id of the newest run of `job` (0 when none).
-async fn last_run_id(app: &TestApp, job: &str) -> i64 {
-    let (_, runs) = app.get(&format!("/api/v1/jobs/runs?job={job}&limit=1"), &app.viewer).await;
-    runs["items"].as_array().and_then(|a| a.first()).map_or(0, |r| r["id"].as_i64().unwrap())
-}
-
-/// Runs `job` over the API and waits for its run to finish.
-async fn run_job(app: &TestApp, job: &str) -> Value {
-    let after = last_run_id(app, job).await;
-    // The previous run's row may be finished a moment before the runner lets go of the job.
-    for attempt in 0.. {
-        let (status, res) = app.call(Method::POST, &format!("/api/v1/jobs/{job}/run"), Some(&app.operator), None).await;
-        if status == StatusCode::CONFLICT && attempt < 40 {
-            tokio::time::sleep(std::time::Duration::from_millis(25)).await;
-            continue;
-        }
-        assert_eq!(status, StatusCode::ACCEPTED, "{res}");
-        break;
-    }
-    for _ in 0..400 {
-        let (_, runs) = app.get(&format!("/api/v1/jobs/runs?job={job}&limit=1"), &app.viewer).await;
-        if let Some(run) = runs["items"].as_array().and_then(|a| a.first()) {
-            if run["id"].as_i64().unwrap() > after && run["status"] != "running" {
-                return run.clone();
-            }
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
-    }
-    panic!("{job} did not finish");
-}
 
 /// A simulator with `n` SIMs and an app that synced them.
 async fn setup(dialect: Dialect, n: usize) -> Option<(SimHandle, TestApp)> {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let sim = onence_sim::spawn(onence_sim::SimConfig::new(n, 21), listener).await.unwrap();
     let app = TestApp::spawn_with(dialect, Some(sim.base_url().to_owned())).await?;
-    let run = run_job(&app, "sims").await;
+    let run = app.run_job("sims").await;
     assert_eq!(run["status"], "success", "{run}");
     Some((sim, app))
 }
@@ -112,7 +83,7 @@ async fn top_ups_are_delivered_exactly_once_across_a_restart(dialect: Dialect) {
 
     // simfleet stops between the request and the delivery; a new process delivers.
     let app = app.restart().await;
-    let run = run_job(&app, "outbox").await;
+    let run = app.run_job("outbox").await;
     assert_eq!(run["items_ok"], 3, "{run}");
     for r in [a, b, c] {
         assert_eq!(topup_orders(&sim, r), 1, "exactly one top-up of {}", r.iccid);
@@ -138,7 +109,7 @@ async fn top_ups_are_delivered_exactly_once_across_a_restart(dialect: Dialect) {
     assert_eq!(data["last_added"], 500 * 1_048_576, "{quota}");
 
     // Running the outbox again delivers nothing twice.
-    let run = run_job(&app, "outbox").await;
+    let run = app.run_job("outbox").await;
     assert_eq!(run["items_ok"], 0, "{run}");
     assert_eq!(topup_orders(&sim, a), 1);
 
@@ -152,7 +123,7 @@ async fn top_ups_are_delivered_exactly_once_across_a_restart(dialect: Dialect) {
         ))
         .await
         .unwrap();
-    let run = run_job(&app, "outbox").await;
+    let run = app.run_job("outbox").await;
     assert_eq!(run["items_ok"], 1, "{run}");
     assert_eq!(topup_orders(&sim, a), 1, "the retry did not top up twice");
     assert_eq!(actions(&app, ia).await[0]["result"]["order_number"], number);
@@ -184,7 +155,7 @@ async fn provider_refusals_are_precise(dialect: Dialect) {
     assert_eq!(s, StatusCode::ACCEPTED);
     let (s, _) = app.post(&format!("/api/v1/sims/{iforeign}/reset-connectivity"), &app.operator, json!({})).await;
     assert_eq!(s, StatusCode::ACCEPTED);
-    let run = run_job(&app, "outbox").await;
+    let run = app.run_job("outbox").await;
     assert_eq!(run["items_failed"], 3, "{run}");
 
     for (iccid, kind, words) in [
@@ -224,14 +195,14 @@ async fn provider_refusals_are_precise(dialect: Dialect) {
     let (s, res) = app.post("/api/v1/sims/extension", &app.admin, json!({"iccids": [ie]})).await;
     assert_eq!(s, StatusCode::ACCEPTED, "{res}");
     let app = app.restart().await;
-    let run = run_job(&app, "outbox").await;
+    let run = app.run_job("outbox").await;
     assert_eq!(run["items_ok"], 1, "{run}");
     assert!(!sim.state().sim(&expired.iccid).unwrap().expired);
     let extensions = sim.state().orders().iter().filter(|o| o.order_type == "TARIFF_CHANGE").count();
     assert_eq!(extensions, 1, "extended exactly once");
     let (s, _) = app.post(&format!("/api/v1/sims/{ie}/topup"), &app.admin, json!({})).await;
     assert_eq!(s, StatusCode::ACCEPTED);
-    let run = run_job(&app, "outbox").await;
+    let run = app.run_job("outbox").await;
     assert_eq!(run["items_ok"], 1, "{run}");
     assert_eq!(topup_orders(&sim, expired), 1);
 
@@ -272,7 +243,7 @@ async fn sms_and_connectivity_resets(dialect: Dialect) {
     // The provider takes the SMS (the oldest action of each SIM) but its answers are lost:
     // the actions stay pending, to be retried.
     sim.set_faults(onence_sim::Faults { write_drop_rate: 1.0, ..Default::default() });
-    let run = run_job(&app, "outbox").await;
+    let run = app.run_job("outbox").await;
     assert_eq!((run["items_ok"].as_i64(), run["items_failed"].as_i64()), (Some(0), Some(3)), "{run}");
     assert_eq!(sms_before(a), before_a + 1, "applied at the provider although unacknowledged");
     sim.set_faults(onence_sim::Faults::default());
@@ -280,7 +251,7 @@ async fn sms_and_connectivity_resets(dialect: Dialect) {
     // Per SIM in order: A's SMS first, then its reset, so the outbox runs until both are done.
     let mut delivered = 0;
     for _ in 0..3 {
-        delivered += run_job(&app, "outbox").await["items_ok"].as_i64().unwrap();
+        delivered += app.run_job("outbox").await["items_ok"].as_i64().unwrap();
     }
     assert_eq!(delivered, 5);
     let sent: Vec<_> = sim.state().sms(&a.iccid).unwrap().into_iter().filter(|m| m.payload == "REBOOT now").collect();
@@ -329,7 +300,7 @@ async fn sms_and_connectivity_resets(dialect: Dialect) {
     assert_eq!(res["type"], "https://simfleet.dev/problems/provider-rejected");
 
     // The sms job mirrors every SIM's messages, MO included.
-    let run = run_job(&app, "sms").await;
+    let run = app.run_job("sms").await;
     assert_eq!(run["status"], "success", "{run}");
     assert_eq!(run["items_ok"], 12);
     let (_, all) = app.get("/api/v1/sms?count=true&limit=1", &app.viewer).await;
@@ -477,7 +448,7 @@ async fn orders_products_support_limits_and_transfers(dialect: Dialect) {
     assert_eq!(s, StatusCode::ACCEPTED, "{res}");
     assert!(sim.state().transfers().is_empty());
     let app = app.restart().await;
-    let run = run_job(&app, "outbox").await;
+    let run = app.run_job("outbox").await;
     assert_eq!(run["items_ok"], 2, "{run}");
     let transfers = sim.state().transfers();
     assert_eq!(transfers.len(), 1, "transferred exactly once");

@@ -8,44 +8,14 @@ use common::web::*;
 use common::TestApp;
 use onence_sim::SimHandle;
 use reqwest::header::COOKIE;
-use reqwest::{Method, StatusCode};
-use serde_json::Value;
+use reqwest::StatusCode;
 use simfleet_store::Dialect;
-
-async fn last_run_id(app: &TestApp, job: &str) -> i64 {
-    let (_, runs) = app.get(&format!("/api/v1/jobs/runs?job={job}&limit=1"), &app.viewer).await;
-    runs["items"].as_array().and_then(|a| a.first()).map_or(0, |r| r["id"].as_i64().unwrap())
-}
-
-/// Runs `job` over the API and waits for its run to finish.
-async fn run_job(app: &TestApp, job: &str) -> Value {
-    let after = last_run_id(app, job).await;
-    for attempt in 0.. {
-        let (status, res) = app.call(Method::POST, &format!("/api/v1/jobs/{job}/run"), Some(&app.operator), None).await;
-        if status == StatusCode::CONFLICT && attempt < 40 {
-            tokio::time::sleep(std::time::Duration::from_millis(25)).await;
-            continue;
-        }
-        assert_eq!(status, StatusCode::ACCEPTED, "{res}");
-        break;
-    }
-    for _ in 0..400 {
-        let (_, runs) = app.get(&format!("/api/v1/jobs/runs?job={job}&limit=1"), &app.viewer).await;
-        if let Some(run) = runs["items"].as_array().and_then(|a| a.first()) {
-            if run["id"].as_i64().unwrap() > after && run["status"] != "running" {
-                return run.clone();
-            }
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
-    }
-    panic!("{job} did not finish");
-}
 
 async fn setup(dialect: Dialect) -> Option<(SimHandle, TestApp)> {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let sim = onence_sim::spawn(onence_sim::SimConfig::new(8, 33), listener).await.unwrap();
     let app = TestApp::spawn_with(dialect, Some(sim.base_url().to_owned())).await?;
-    assert_eq!(run_job(&app, "sims").await["status"], "success");
+    assert_eq!(app.run_job("sims").await["status"], "success");
     Some((sim, app))
 }
 
@@ -189,7 +159,7 @@ async fn sim_page_sms_support_topups_and_refusals(dialect: Dialect) {
     assert!(to.ends_with("#sms"));
     assert!(flash(&html).contains("SMS queued"));
     assert!(html.contains("sms-queued") && html.contains("PING 42"), "listed as queued");
-    assert_eq!(run_job(&app, "outbox").await["items_ok"], 1);
+    assert_eq!(app.run_job("outbox").await["items_ok"], 1);
     let (_, html) = get(&app, &operator.cookie, &format!("/sims/{ia}")).await;
     let row = html.split("data-sms=").find(|r| r.contains("PING 42")).expect("the sent SMS is listed");
     assert!(row.contains("sms-delivered"), "with its delivery status");
@@ -223,7 +193,7 @@ async fn sim_page_sms_support_topups_and_refusals(dialect: Dialect) {
     let reset = [("action", "reset-connectivity"), ("iccid", ib.as_str()), ("back", "/sims")];
     let message = flash(&follow(&app, &operator, post(&app, &operator, "/sims/bulk", &reset).await).await.1);
     assert!(message.contains("Connectivity reset queued for 1 SIM(s)"), "{message}");
-    assert_eq!(run_job(&app, "outbox").await["items_ok"], 3);
+    assert_eq!(app.run_job("outbox").await["items_ok"], 3);
     for r in [b, c] {
         let orders = sim.state().orders();
         assert_eq!(orders.iter().filter(|o| o.order_type == "TOPUP" && o.sims.contains(&r.iccid)).count(), 1);
@@ -235,14 +205,14 @@ async fn sim_page_sms_support_topups_and_refusals(dialect: Dialect) {
     let auto = [("action", "auto-topup-on"), ("iccid", ib.as_str()), ("iccid", ic.as_str()), ("back", "/sims")];
     let message = flash(&follow(&app, &admin, post(&app, &admin, "/sims/bulk", &auto).await).await.1);
     assert!(message.contains("Automatic top-up on queued for 2 SIM(s)"), "{message}");
-    assert_eq!(run_job(&app, "outbox").await["items_ok"], 2);
+    assert_eq!(app.run_job("outbox").await["items_ok"], 2);
     assert!([b, c].iter().all(|r| sim.state().sim(&r.iccid).unwrap().auto_topup));
 
     // An expired SIM: the refusal leads to the offer of an extension, for an admin.
     sim.state().set_expired(&a.iccid, true);
     let res = post(&app, &admin, &format!("/sims/{ia}/topup"), &[("payment_method", "")]).await;
     assert!(flash(&follow(&app, &admin, res).await.1).contains("Top-up queued"));
-    assert_eq!(run_job(&app, "outbox").await["items_failed"], 1);
+    assert_eq!(app.run_job("outbox").await["items_failed"], 1);
     let (_, page) = get(&app, &admin.cookie, &format!("/sims/{ia}")).await;
     assert!(page.contains("id=\"sim-expired\"") && page.contains("id=\"extend-sim\""));
     let res = post(&app, &operator, &format!("/sims/{ia}/sms/refresh"), &[]).await;
@@ -255,7 +225,7 @@ async fn sim_page_sms_support_topups_and_refusals(dialect: Dialect) {
     let res = post(&app, &admin, &format!("/sims/{ia}/extend"), &[("payment_method", "")]).await;
     let (_, html) = follow(&app, &admin, res).await;
     assert!(flash(&html).contains("Extension queued") && html.contains("id=\"sim-extension-pending\""));
-    assert_eq!(run_job(&app, "outbox").await["items_ok"], 1);
+    assert_eq!(app.run_job("outbox").await["items_ok"], 1);
     assert!(!sim.state().sim(&a.iccid).unwrap().expired);
     let (_, page) = get(&app, &admin.cookie, &format!("/sims/{ia}")).await;
     assert!(!page.contains("id=\"sim-expired\""));
@@ -270,7 +240,7 @@ async fn sim_page_sms_support_topups_and_refusals(dialect: Dialect) {
     let bad = [("action", "transfer"), ("iccid", ib.as_str()), ("target_organisation", "x"), ("back", "/sims")];
     let message = flash(&follow(&app, &admin, post(&app, &admin, "/sims/bulk", &bad).await).await.1);
     assert!(message.contains("id of the organisation that receives the SIMs"), "{message}");
-    assert_eq!(run_job(&app, "outbox").await["items_ok"], 1);
+    assert_eq!(app.run_job("outbox").await["items_ok"], 1);
     assert_eq!(sim.state().transfers()[0]["iccids"], serde_json::json!([b.iccid]));
 
     app.stop().await;
@@ -281,7 +251,7 @@ async fn sim_page_lists_alerts_and_network_events(dialect: Dialect) {
     let Some((sim, app)) = setup(dialect).await else { return };
     let r = &sim.state().sims()[4];
     let iccid = &r.iccid_with_luhn;
-    assert_eq!(run_job(&app, "events").await["status"], "success");
+    assert_eq!(app.run_job("events").await["status"], "success");
     let (_, api) = app.get(&format!("/api/v1/sims/{iccid}/network-events"), &app.viewer).await;
     let first = api["items"][0]["event_type"].as_str().expect("the simulator reports events").to_owned();
     let s = app.db.store.get_sim(iccid).await.unwrap();
@@ -295,7 +265,7 @@ async fn sim_page_lists_alerts_and_network_events(dialect: Dialect) {
         updated_at: simfleet_store::now(),
     };
     app.db.store.upsert_quotas(&[(s.id, low)]).await.unwrap();
-    assert_eq!(run_job(&app, "alerts").await["status"], "success");
+    assert_eq!(app.run_job("alerts").await["status"], "success");
     let viewer = sign_in(&app, "viewer").await;
     let (_, page) = get(&app, &viewer.cookie, &format!("/sims/{iccid}")).await;
     assert!(page.contains("id=\"network-events\"") && page.contains(&first));

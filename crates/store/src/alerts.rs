@@ -354,14 +354,29 @@ impl Store {
     /// SIMs whose data quota runs out within `days` at the average use of the forecast window
     /// ending `today`, soonest first.
     pub async fn sims_at_risk(&self, today: NaiveDate, days: i64, limit: i64) -> StoreResult<Vec<SimAtRisk>> {
+        self.sims_at_risk_of(today, days, limit, None).await
+    }
+
+    /// [`Store::sims_at_risk`] among one customer's SIMs, or the fleet's with `None`.
+    pub async fn sims_at_risk_of(
+        &self,
+        today: NaiveDate,
+        days: i64,
+        limit: i64,
+        customer_id: Option<i64>,
+    ) -> StoreResult<Vec<SimAtRisk>> {
         let mut sql = Sql::new("");
         let window = forecast_window_sql(&mut sql, today);
         let d = sql.arg(days);
+        let customer = match customer_id {
+            Some(id) => format!(" AND s.customer_id = {}", sql.arg(id)),
+            None => String::new(),
+        };
         let l = sql.arg(limit);
         sql.push(&format!(
             "SELECT s.id AS sim_id, s.iccid, s.label, q.remaining, u.used AS window_used, u.n AS window_days \
              FROM sims s JOIN sim_quotas q ON q.sim_id = s.id AND q.kind = 'data' JOIN ({window}) u ON u.sim_id = s.id \
-             WHERE q.remaining > 0 AND u.used > 0 AND q.remaining * u.n < u.used * {d} \
+             WHERE q.remaining > 0 AND u.used > 0 AND q.remaining * u.n < u.used * {d}{customer} \
              ORDER BY CAST(q.remaining AS DOUBLE PRECISION) * u.n / u.used, s.iccid LIMIT {l}"
         ));
         let text = sql.text_for(self.dialect());

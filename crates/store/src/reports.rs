@@ -8,7 +8,7 @@ use crate::SimAtRisk;
 use chrono::{DateTime, NaiveDate, TimeZone, Utc};
 use serde::Serialize;
 use simfleet_domain::SimStatus;
-use std::collections::{BTreeMap, HashSet};
+use std::collections::BTreeMap;
 
 /// What one report covers: a calendar month, of one customer or of the whole fleet.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -62,7 +62,8 @@ pub struct MonthlyReport {
     pub activations: i64,
     pub terminations: i64,
     pub totals: UsageTotals,
-    /// Every SIM that used data or SMS in the month, the heaviest first.
+    /// The SIMs that used data or SMS in the month, the heaviest first (all of them unless
+    /// the caller asked for fewer; `totals.sims_with_usage` counts them all).
     pub usage: Vec<ReportSimUsage>,
     /// SIMs forecast to run out of data within 30 days of the report.
     pub at_risk: Vec<SimAtRisk>,
@@ -75,7 +76,14 @@ const RISK_DAYS: i64 = 30;
 const MAX_LISTED: i64 = 5000;
 
 impl Store {
-    pub async fn monthly_report(&self, scope: ReportScope, today: NaiveDate) -> StoreResult<MonthlyReport> {
+    /// `usage_rows` limits the per-SIM usage list to the heaviest users (a page shows a few;
+    /// the workbook wants them all); the totals always cover every SIM.
+    pub async fn monthly_report(
+        &self,
+        scope: ReportScope,
+        today: NaiveDate,
+        usage_rows: Option<i64>,
+    ) -> StoreResult<MonthlyReport> {
         let start = scope.month;
         let end = start.checked_add_months(chrono::Months::new(1)).expect("date in range");
         let midnight = |d: NaiveDate| Utc.from_utc_datetime(&d.and_hms_opt(0, 0, 0).expect("midnight exists"));
@@ -105,37 +113,39 @@ impl Store {
             .collect();
 
         // The monthly rollup: kept after raw daily rows age out, so old months still report.
-        let mut sql = Sql::new(
-            "SELECT s.iccid, s.label, s.status, cu.name AS customer, m.data_rx, m.data_tx, m.data_total, m.sms_mo, m.sms_mt \
-             FROM usage_monthly m JOIN sims s ON s.id = m.sim_id LEFT JOIN customers cu ON cu.id = s.customer_id WHERE ",
-        );
-        let month = sql.arg(start);
-        sql.push(&format!("m.month = {month} AND (m.data_total > 0 OR m.sms_mo + m.sms_mt > 0)"));
-        let f = customer_filter(&mut sql, "s");
-        sql.push(&format!("{f} ORDER BY m.data_total DESC, s.iccid"));
+        let used = |sql: &mut Sql| {
+            let month = sql.arg(start);
+            let f = customer_filter(sql, "s");
+            format!(
+                "FROM usage_monthly m JOIN sims s ON s.id = m.sim_id LEFT JOIN customers cu ON cu.id = s.customer_id \
+                 WHERE m.month = {month} AND (m.data_total > 0 OR m.sms_mo + m.sms_mt > 0){f}"
+            )
+        };
+        let mut sql = Sql::new("");
+        let from_used = used(&mut sql);
+        sql.push(&format!(
+            "SELECT CAST(COALESCE(SUM(m.data_rx), 0) AS BIGINT), CAST(COALESCE(SUM(m.data_tx), 0) AS BIGINT), \
+             CAST(COALESCE(SUM(m.data_total), 0) AS BIGINT), CAST(COALESCE(SUM(m.sms_mo), 0) AS BIGINT), \
+             CAST(COALESCE(SUM(m.sms_mt), 0) AS BIGINT), COUNT(*) {from_used}"
+        ));
+        let (data_rx, data_tx, data_total, sms_mo, sms_mt, sims_with_usage): (i64, i64, i64, i64, i64, i64) =
+            with_db!(self, c => bind_args!(sqlx::query_as(&sql.text), &sql.args).fetch_one(c).await)?;
+        let totals = UsageTotals { data_rx, data_tx, data_total, sms_mo, sms_mt, sims_with_usage };
+
+        let mut sql = Sql::new("");
+        let from_used = used(&mut sql);
+        sql.push(&format!(
+            "SELECT s.iccid, s.label, s.status, cu.name AS customer, m.data_rx, m.data_tx, m.data_total, m.sms_mo, \
+             m.sms_mt {from_used} ORDER BY m.data_total DESC, s.iccid"
+        ));
+        if let Some(n) = usage_rows {
+            let n = sql.arg(n);
+            sql.push(&format!(" LIMIT {n}"));
+        }
         let usage: Vec<ReportSimUsage> =
             with_db!(self, c => bind_args!(sqlx::query_as(&sql.text), &sql.args).fetch_all(c).await)?;
-        let totals = usage.iter().fold(UsageTotals::default(), |mut t, u| {
-            t.data_rx += u.data_rx;
-            t.data_tx += u.data_tx;
-            t.data_total += u.data_total;
-            t.sms_mo += u.sms_mo;
-            t.sms_mt += u.sms_mt;
-            t.sims_with_usage += 1;
-            t
-        });
 
-        let mut at_risk = self.sims_at_risk(today, RISK_DAYS, MAX_LISTED).await?;
-        if let Some(id) = scope.customer_id {
-            let theirs: HashSet<i64> =
-                with_db!(self, c => sqlx::query_scalar("SELECT id FROM sims WHERE customer_id = $1")
-                .bind(id)
-                .fetch_all(c)
-                .await)?
-                .into_iter()
-                .collect();
-            at_risk.retain(|r| theirs.contains(&r.sim_id));
-        }
+        let at_risk = self.sims_at_risk_of(today, RISK_DAYS, MAX_LISTED, scope.customer_id).await?;
 
         let mut sql = Sql::new(
             "SELECT a.severity, a.kind, a.state, s.iccid, a.message, a.first_seen FROM alerts a \

@@ -530,7 +530,7 @@ async fn monthly_report_of_a_customer_and_of_the_fleet(db: &TestDb) {
     };
     s.upsert_quotas(&[(a1_id, quota(1_000)), (b1_id, quota(9_000))]).await.unwrap();
 
-    let r = s.monthly_report(ReportScope { month, customer_id: Some(acme.id) }, today).await.unwrap();
+    let r = s.monthly_report(ReportScope { month, customer_id: Some(acme.id) }, today, None).await.unwrap();
     let status = |r: &MonthlyReport, st: SimStatus| r.by_status.iter().find(|(x, _)| *x == st).unwrap().1;
     assert_eq!(
         (status(&r, SimStatus::Active), status(&r, SimStatus::Terminated), status(&r, SimStatus::Available)),
@@ -542,7 +542,7 @@ async fn monthly_report_of_a_customer_and_of_the_fleet(db: &TestDb) {
     assert_eq!((r.totals.data_total, r.totals.sms_mo, r.totals.sms_mt, r.totals.sims_with_usage), (900, 2, 1, 1));
     assert_eq!(r.at_risk.iter().map(|a| a.iccid.as_str()).collect::<Vec<_>>(), [a1.iccid.as_str()]);
 
-    let fleet = s.monthly_report(ReportScope { month, customer_id: None }, today).await.unwrap();
+    let fleet = s.monthly_report(ReportScope { month, customer_id: None }, today, None).await.unwrap();
     assert_eq!((status(&fleet, SimStatus::Active), status(&fleet, SimStatus::Available)), (2, 1));
     assert_eq!((fleet.activations, fleet.terminations), (2, 1));
     let heaviest: Vec<_> = fleet.usage.iter().map(|u| (u.iccid.as_str(), u.data_total)).collect();
@@ -550,7 +550,7 @@ async fn monthly_report_of_a_customer_and_of_the_fleet(db: &TestDb) {
     assert_eq!(fleet.totals.data_total, 950);
 
     let before = month.checked_sub_months(chrono::Months::new(1)).unwrap();
-    let earlier = s.monthly_report(ReportScope { month: before, customer_id: None }, today).await.unwrap();
+    let earlier = s.monthly_report(ReportScope { month: before, customer_id: None }, today, None).await.unwrap();
     assert_eq!((earlier.activations, earlier.totals, earlier.usage.len()), (0, UsageTotals::default(), 0));
 }
 

@@ -65,10 +65,13 @@ fn check_payment(v: &mut Validator, method: &Option<String>) {
     }
 }
 
-fn check_iccids(v: &mut Validator, iccids: &[String]) {
+/// The checks every bulk action starts with; the action adds its own, then [`queue`] runs them.
+fn bulk_checks(iccids: &[String]) -> Validator {
+    let mut v = Validator::default();
     if iccids.is_empty() || iccids.len() > MAX_BULK {
         v.add("iccids", format!("give between 1 and {MAX_BULK} ICCIDs"));
     }
+    v
 }
 
 /// Queues `action` for one SIM (404 when it does not exist).
@@ -78,12 +81,15 @@ async fn queue_one(app: &AppState, iccid: &str, action: ProviderAction, actor: &
     items.pop().map(ProviderActionView::from).ok_or_else(|| ApiError::Internal(anyhow::anyhow!("nothing was queued")))
 }
 
+/// Queues `action` for each SIM once `checks` pass.
 async fn queue(
     app: &AppState,
     iccids: &[String],
+    checks: Validator,
     action: ProviderAction,
     actor: &str,
 ) -> ApiResult<Vec<ProviderActionView>> {
+    checks.finish()?;
     let items = app.store.queue_provider_actions(iccids, &action, actor).await?;
     Ok(items.into_iter().map(ProviderActionView::from).collect())
 }
@@ -95,19 +101,14 @@ pub(crate) async fn top_up_sims(
     payment_method: Option<String>,
     actor: &str,
 ) -> ApiResult<Vec<ProviderActionView>> {
-    let mut v = Validator::default();
-    check_iccids(&mut v, iccids);
+    let mut v = bulk_checks(iccids);
     check_payment(&mut v, &payment_method);
-    v.finish()?;
-    queue(app, iccids, ProviderAction::TopUp { payment_method }, actor).await
+    queue(app, iccids, v, ProviderAction::TopUp { payment_method }, actor).await
 }
 
 /// Queues a connectivity reset of each SIM.
 pub(crate) async fn reset_sims(app: &AppState, iccids: &[String], actor: &str) -> ApiResult<Vec<ProviderActionView>> {
-    let mut v = Validator::default();
-    check_iccids(&mut v, iccids);
-    v.finish()?;
-    queue(app, iccids, ProviderAction::ResetConnectivity, actor).await
+    queue(app, iccids, bulk_checks(iccids), ProviderAction::ResetConnectivity, actor).await
 }
 
 /// Queues the same SMS to each SIM.
@@ -117,11 +118,9 @@ pub(crate) async fn sms_sims(
     sms: SmsRequest,
     actor: &str,
 ) -> ApiResult<Vec<ProviderActionView>> {
-    let mut v = Validator::default();
-    check_iccids(&mut v, iccids);
+    let mut v = bulk_checks(iccids);
     let draft = sms_draft(&mut v, sms);
-    v.finish()?;
-    queue(app, iccids, ProviderAction::SendSms(draft), actor).await
+    queue(app, iccids, v, ProviderAction::SendSms(draft), actor).await
 }
 
 /// Queues the transfer of each SIM to another organisation.
@@ -131,13 +130,11 @@ pub(crate) async fn transfer_sims(
     target_organisation: i64,
     actor: &str,
 ) -> ApiResult<Vec<ProviderActionView>> {
-    let mut v = Validator::default();
-    check_iccids(&mut v, iccids);
+    let mut v = bulk_checks(iccids);
     if target_organisation <= 0 {
         v.add("target_organisation", "must be a positive organisation id");
     }
-    v.finish()?;
-    queue(app, iccids, ProviderAction::Transfer { target_organisation }, actor).await
+    queue(app, iccids, v, ProviderAction::Transfer { target_organisation }, actor).await
 }
 
 /// Queues an extension of each SIM.
@@ -148,11 +145,9 @@ pub(crate) async fn extend_sims(
     payment_method: Option<String>,
     actor: &str,
 ) -> ApiResult<Vec<ProviderActionView>> {
-    let mut v = Validator::default();
-    check_iccids(&mut v, iccids);
+    let mut v = bulk_checks(iccids);
     check_payment(&mut v, &payment_method);
-    v.finish()?;
-    queue(app, iccids, ProviderAction::Extend { product_id, payment_method }, actor).await
+    queue(app, iccids, v, ProviderAction::Extend { product_id, payment_method }, actor).await
 }
 
 #[derive(Debug, Default, Deserialize, ToSchema)]
@@ -226,10 +221,7 @@ pub(crate) async fn auto_top_up_sims(
     enabled: bool,
     actor: &str,
 ) -> ApiResult<Vec<ProviderActionView>> {
-    let mut v = Validator::default();
-    check_iccids(&mut v, iccids);
-    v.finish()?;
-    queue(app, iccids, ProviderAction::SetAutoTopUp(enabled), actor).await
+    queue(app, iccids, bulk_checks(iccids), ProviderAction::SetAutoTopUp(enabled), actor).await
 }
 
 /// Reset a SIM's network connectivity (operator): the device re-attaches. The outcome is

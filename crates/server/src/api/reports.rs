@@ -216,7 +216,7 @@ async fn monthly_report(_: Viewer, State(app): State<AppState>, Query(q): Query<
         Some(_) => return Err(ApiError::field("format", "must be json or xlsx")),
     };
     let req = report_request(&app, q.month.as_deref(), q.customer_id).await?;
-    let report = app.store.monthly_report(req.scope, Utc::now().date_naive()).await?;
+    let report = app.store.monthly_report(req.scope, Utc::now().date_naive(), None).await?;
     if xlsx {
         let file_name = report_file_name(&req);
         let bytes = crate::report_xlsx::monthly_report_xlsx(&report, &req.scope_name)

@@ -54,7 +54,7 @@ async fn page(ctx: Ctx, State(app): State<AppState>, Query(q): Query<ReportForm>
         }
         Err(e) => return Err(e.into()),
     };
-    let report = app.store.monthly_report(req.scope, Utc::now().date_naive()).await?;
+    let report = app.store.monthly_report(req.scope, Utc::now().date_naive(), Some(SHOWN as i64)).await?;
     let view = MonthlyReportView::new(report, req.scope_name);
     let total_sims: i64 = view.sims_by_status.iter().map(|s| s.count).sum();
     let query = match customer_id {
@@ -67,7 +67,6 @@ async fn page(ctx: Ctx, State(app): State<AppState>, Query(q): Query<ReportForm>
             nav => "reports", customers, customer_id, month => view.month.clone(), total_sims, shown => SHOWN,
             month_label => req.scope.month.format("%B %Y").to_string(),
             top => view.usage.iter().take(10).collect::<Vec<_>>(),
-            usage_shown => view.usage.iter().take(SHOWN).collect::<Vec<_>>(),
             risk_shown => view.at_risk.iter().take(SHOWN).collect::<Vec<_>>(),
             alerts_shown => view.open_alerts.iter().take(SHOWN).collect::<Vec<_>>(),
             report => view, query,
@@ -77,7 +76,7 @@ async fn page(ctx: Ctx, State(app): State<AppState>, Query(q): Query<ReportForm>
 
 async fn workbook(_ctx: Ctx, State(app): State<AppState>, Query(q): Query<ReportForm>) -> Result<Response, WebError> {
     let req = report_request(&app, Some(&q.month), q.customer_id()?).await?;
-    let report = app.store.monthly_report(req.scope, Utc::now().date_naive()).await?;
+    let report = app.store.monthly_report(req.scope, Utc::now().date_naive(), None).await?;
     let bytes = crate::report_xlsx::monthly_report_xlsx(&report, &req.scope_name)
         .map_err(|e| WebError::from(crate::error::ApiError::Internal(anyhow::anyhow!("report workbook: {e}"))))?;
     Ok(crate::api::exports::attachment(Body::from(bytes), crate::api::exports::XLSX_TYPE, &report_file_name(&req)))

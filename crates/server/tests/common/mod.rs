@@ -174,6 +174,42 @@ impl TestApp {
         res["id"].as_i64().unwrap()
     }
 
+    /// The id of `job`'s newest run (0 before any).
+    pub async fn last_run_id(&self, job: &str) -> i64 {
+        let (_, runs) = self.get(&format!("/api/v1/jobs/runs?job={job}&limit=1"), &self.viewer).await;
+        runs["items"].as_array().and_then(|a| a.first()).map_or(0, |r| r["id"].as_i64().unwrap())
+    }
+
+    /// The first finished run of `job` newer than run `after`.
+    pub async fn wait_for_run(&self, job: &str, after: i64) -> Value {
+        for _ in 0..600 {
+            let (_, runs) = self.get(&format!("/api/v1/jobs/runs?job={job}&limit=1"), &self.viewer).await;
+            if let Some(run) = runs["items"].as_array().and_then(|a| a.first()) {
+                if run["id"].as_i64().unwrap() > after && run["status"] != "running" {
+                    return run.clone();
+                }
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        panic!("{job} did not finish");
+    }
+
+    /// Runs `job` over the API (retrying while another run of it holds the job) and returns
+    /// its finished run, whatever its status.
+    pub async fn run_job(&self, job: &str) -> Value {
+        for _ in 0..600 {
+            let after = self.last_run_id(job).await;
+            let (status, res) =
+                self.call(Method::POST, &format!("/api/v1/jobs/{job}/run"), Some(&self.operator), None).await;
+            match status {
+                StatusCode::ACCEPTED => return self.wait_for_run(job, after).await,
+                StatusCode::CONFLICT => tokio::time::sleep(std::time::Duration::from_millis(25)).await,
+                other => panic!("{job}: {other} {res}"),
+            }
+        }
+        panic!("{job} stayed busy");
+    }
+
     pub async fn stop(mut self) {
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());
