@@ -11,8 +11,6 @@ use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 use simfleet_store::Dialect;
 
-/// The id of the newest run of `job` (0 when none).
-
 /// A simulator with `n` SIMs and an app that synced them.
 async fn setup(dialect: Dialect, n: usize) -> Option<(SimHandle, TestApp)> {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
