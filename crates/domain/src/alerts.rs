@@ -43,6 +43,9 @@ pub const ANOMALY_WINDOW_DAYS: u64 = 28;
 pub const ANOMALY_MIN_DAYS: usize = 7;
 /// A day below this many bytes is never an anomaly, however flat the baseline (MAD 0).
 pub const ANOMALY_MIN_BYTES: i64 = 1_048_576;
+/// The smallest k a rule or query may use: below it, ordinary day-to-day variation would flag
+/// about one day in five. Days above median + this × MAD are what the store keeps.
+pub const ANOMALY_MIN_K: i64 = 2;
 
 /// A rule's defaults and what its threshold means.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

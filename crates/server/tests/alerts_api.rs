@@ -174,9 +174,169 @@ async fn analytics_validate_their_parameters(app: &TestApp) {
     assert_eq!(status, StatusCode::NOT_FOUND, "no quota known yet");
 }
 
+/// ICCIDs with an active alert of `kind`, as the alert list shows them.
+async fn alerted(app: &TestApp, kind: &str) -> Vec<String> {
+    let (status, page) = app.get(&format!("/api/v1/alerts?state=active&kind={kind}&limit=100"), &app.viewer).await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    let mut iccids: Vec<String> =
+        page["items"].as_array().unwrap().iter().map(|a| a["iccid"].as_str().unwrap().to_owned()).collect();
+    iccids.sort();
+    iccids
+}
+
+fn sorted(mut v: Vec<&String>) -> Vec<String> {
+    v.sort();
+    v.into_iter().cloned().collect()
+}
+
+async fn plan(app: &TestApp, name: &str) -> i64 {
+    let (status, plan) =
+        app.post("/api/v1/tariff-plans", &app.admin, json!({ "name": name, "monthly_price": "1.00" })).await;
+    assert_eq!(status, StatusCode::CREATED, "{plan}");
+    plan["id"].as_i64().unwrap()
+}
+
+/// A rule scoped (over the API) to a customer, a tariff plan or both raises alerts only for
+/// the SIMs in scope; alerts outside a narrowed scope resolve; a SIM moved into the scope is
+/// caught; a mute silences one SIM of the scope only.
+async fn rule_scopes_by_customer_and_tariff_plan(app: &TestApp) {
+    let (acme, globex) = (app.customer("Acme").await, app.customer("Globex").await);
+    let (basic, pro) = (plan(app, "Basic").await, plan(app, "Pro").await);
+    let acme_basic = app.sim(1, json!({ "customer_id": acme, "tariff_plan_id": basic })).await;
+    let acme_pro = app.sim(2, json!({ "customer_id": acme, "tariff_plan_id": pro })).await;
+    let globex_basic = app.sim(3, json!({ "customer_id": globex, "tariff_plan_id": basic })).await;
+    let globex_pro = app.sim(4, json!({ "customer_id": globex, "tariff_plan_id": pro })).await;
+    let loose = app.sim(5, json!({})).await;
+    let all = [&acme_basic, &acme_pro, &globex_basic, &globex_pro, &loose];
+    let store = &app.db.store;
+    let mut quotas = Vec::new();
+    for iccid in all {
+        let used_up = Quota {
+            kind: "data".into(),
+            remaining: 0,
+            total: Some(100),
+            expiry_date: None,
+            last_added: None,
+            threshold_percentage: None,
+            updated_at: simfleet_store::now(),
+        };
+        quotas.push((store.get_sim(iccid).await.unwrap().id, used_up));
+    }
+    store.upsert_quotas(&quotas).await.unwrap();
+    let evaluate = || async { store.evaluate_alerts(simfleet_store::now()).await.unwrap() };
+    let rule = "/api/v1/alert-rules/quota_exhausted";
+
+    // Customer scope.
+    let (status, r) = app.patch(rule, &app.operator, json!({ "scope_customer_id": acme })).await;
+    assert_eq!((status, r["scope_customer_id"].as_i64()), (StatusCode::OK, Some(acme)), "{r}");
+    evaluate().await;
+    assert_eq!(alerted(app, "quota_exhausted").await, sorted(vec![&acme_basic, &acme_pro]));
+
+    // Tariff plan scope instead: Acme's Pro SIM leaves the scope and its alert resolves.
+    let (status, r) =
+        app.patch(rule, &app.operator, json!({ "scope_customer_id": null, "scope_tariff_plan_id": basic })).await;
+    assert_eq!(status, StatusCode::OK, "{r}");
+    assert!(r["scope_customer_id"].is_null());
+    let out = evaluate().await;
+    assert_eq!((out.opened, out.resolved), (1, 1), "{out:?}");
+    assert_eq!(alerted(app, "quota_exhausted").await, sorted(vec![&acme_basic, &globex_basic]));
+    let (_, history) = app.get(&format!("/api/v1/sims/{acme_pro}/alerts"), &app.viewer).await;
+    assert_eq!(history["items"][0]["state"], "resolved", "{history}");
+    assert_eq!(history["items"][0]["resolved_by"], "system", "{history}");
+
+    // Both scopes at once: only SIMs of that customer on that plan.
+    let (status, _) = app.patch(rule, &app.operator, json!({ "scope_customer_id": globex })).await;
+    assert_eq!(status, StatusCode::OK);
+    evaluate().await;
+    assert_eq!(alerted(app, "quota_exhausted").await, vec![globex_basic.clone()]);
+
+    // A SIM moved to Globex on Basic comes into scope.
+    let (status, moved) = app
+        .patch(
+            &format!("/api/v1/sims/{loose}"),
+            &app.operator,
+            json!({ "customer_id": globex, "tariff_plan_id": basic }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{moved}");
+    evaluate().await;
+    assert_eq!(alerted(app, "quota_exhausted").await, sorted(vec![&globex_basic, &loose]));
+
+    // A mute silences that one SIM; its neighbour in the scope keeps alerting.
+    let mute = format!("/api/v1/sims/{loose}/alert-mutes/quota_exhausted");
+    let (status, _) = app.call(Method::PUT, &mute, Some(&app.operator), None).await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    evaluate().await;
+    assert_eq!(alerted(app, "quota_exhausted").await, vec![globex_basic.clone()]);
+
+    // Scopes are for the rule they were set on: another rule still sees the whole fleet.
+    let (_, other) = app.get("/api/v1/alert-rules/data_quota_low", &app.viewer).await;
+    assert!(other["scope_customer_id"].is_null() && other["scope_tariff_plan_id"].is_null(), "{other}");
+
+    // No scope: every SIM but the muted one.
+    let (status, _) =
+        app.patch(rule, &app.operator, json!({ "scope_customer_id": null, "scope_tariff_plan_id": null })).await;
+    assert_eq!(status, StatusCode::OK);
+    evaluate().await;
+    assert_eq!(alerted(app, "quota_exhausted").await, sorted(vec![&acme_basic, &acme_pro, &globex_basic, &globex_pro]));
+
+    // A scope naming no customer is refused, not stored.
+    let (status, err) = app.patch(rule, &app.operator, json!({ "scope_customer_id": 424242 })).await;
+    assert!(status.is_client_error(), "{status} {err}");
+    let (_, r) = app.get(rule, &app.viewer).await;
+    assert!(r["scope_customer_id"].is_null(), "{r}");
+}
+
+/// Deleting the customer or tariff plan a rule is scoped to (one without SIMs, which could
+/// otherwise be deleted) is refused while the rule names it: the rule would lose its scope
+/// and alert for the whole fleet.
+async fn deleting_a_scoped_customer_or_plan_is_refused(app: &TestApp) {
+    let (newcomer, other) = (app.customer("Newcomer").await, app.customer("Other").await);
+    let theirs = app.sim(1, json!({ "customer_id": other })).await;
+    let store = &app.db.store;
+    let used_up = Quota {
+        kind: "data".into(),
+        remaining: 0,
+        total: Some(100),
+        expiry_date: None,
+        last_added: None,
+        threshold_percentage: None,
+        updated_at: simfleet_store::now(),
+    };
+    store.upsert_quotas(&[(store.get_sim(&theirs).await.unwrap().id, used_up)]).await.unwrap();
+    let rule = "/api/v1/alert-rules/quota_exhausted";
+    let (status, _) = app.patch(rule, &app.operator, json!({ "scope_customer_id": newcomer })).await;
+    assert_eq!(status, StatusCode::OK);
+    store.evaluate_alerts(simfleet_store::now()).await.unwrap();
+    assert!(alerted(app, "quota_exhausted").await.is_empty(), "out of scope");
+
+    let (status, res) = app.delete(&format!("/api/v1/customers/{newcomer}"), &app.operator).await;
+    assert_eq!(status, StatusCode::CONFLICT, "{res}");
+    assert!(res["detail"].as_str().unwrap().contains("quota_exhausted"), "{res}");
+    store.evaluate_alerts(simfleet_store::now()).await.unwrap();
+    let (_, r) = app.get(rule, &app.viewer).await;
+    assert!(
+        alerted(app, "quota_exhausted").await.is_empty(),
+        "a rule scoped to one customer now alerts for another customer's SIM (rule after the delete: {r})"
+    );
+
+    // The same for a tariff plan; once the rule no longer names it, the delete goes through.
+    let unused = plan(app, "Unused").await;
+    let (status, _) = app.patch(rule, &app.operator, json!({ "scope_tariff_plan_id": unused })).await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, res) = app.delete(&format!("/api/v1/tariff-plans/{unused}"), &app.admin).await;
+    assert_eq!(status, StatusCode::CONFLICT, "{res}");
+    let (status, _) = app.patch(rule, &app.operator, json!({ "scope_tariff_plan_id": null })).await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, res) = app.delete(&format!("/api/v1/tariff-plans/{unused}"), &app.admin).await;
+    assert_eq!(status, StatusCode::NO_CONTENT, "{res}");
+}
+
 api_tests!(
     rules_are_listed_and_edited_by_operators,
     alerts_are_filtered_acknowledged_and_resolved,
     channels_validate_and_never_show_secrets,
     analytics_validate_their_parameters,
+    rule_scopes_by_customer_and_tariff_plan,
+    deleting_a_scoped_customer_or_plan_is_refused,
 );

@@ -420,3 +420,314 @@ async fn sqlite_crash_between_raising_and_delivering() {
 async fn postgres_crash_between_raising_and_delivering() {
     crash_between_raising_and_delivering(Dialect::Postgres).await;
 }
+
+/// A simulator with `n` SIMs, for tests that need a provider but not the big fleet.
+async fn small_simulator(n: usize, seed: u64) -> SimHandle {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    onence_sim::spawn(onence_sim::SimConfig::new(n, seed), listener).await.unwrap()
+}
+
+/// Active alerts of one kind.
+async fn alerts_of(app: &TestApp, kind: &str) -> Vec<Value> {
+    let (status, page) = app.get(&format!("/api/v1/alerts?state=active&kind={kind}&limit=100"), &app.viewer).await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    page["items"].as_array().unwrap().clone()
+}
+
+/// A SIM disabled at the provider (not through simfleet) gets one `status_changed_externally`
+/// alert after the next SIM sync, which later evaluations refresh instead of repeating; a SIM
+/// that simfleet itself suspended gets none.
+async fn external_status_change_raises_one_alert(dialect: Dialect) {
+    let sim = small_simulator(12, 21).await;
+    let Some(app) = TestApp::spawn_with(dialect, Some(sim.base_url().to_owned())).await else { return };
+    run_job(&app, "sims").await;
+    run_job(&app, "alerts").await;
+    assert!(alerts_of(&app, "status_changed_externally").await.is_empty(), "a first sync changes nothing");
+    let records = sim.state().sims();
+    let mut enabled = records.iter().filter(|r| r.status == SimulatorStatus::Enabled && !r.expired);
+    let (outside, inside) = (enabled.next().unwrap(), enabled.next().expect("two enabled SIMs"));
+    let (iccid, own) = (&outside.iccid_with_luhn, &inside.iccid_with_luhn);
+
+    // Someone disables one SIM in the provider's portal; simfleet suspends the other itself.
+    sim.state().set_status(&outside.iccid, SimulatorStatus::Disabled);
+    let (status, res) = app.post(&format!("/api/v1/sims/{own}/suspend"), &app.operator, json!({})).await;
+    assert_eq!(status, StatusCode::OK, "{res}");
+    run_job(&app, "outbox").await;
+    assert_eq!(sim.state().sim(&inside.iccid).unwrap().status, SimulatorStatus::Disabled);
+    run_job(&app, "sims").await;
+    run_job(&app, "alerts").await;
+
+    let raised = alerts_of(&app, "status_changed_externally").await;
+    assert_eq!(raised.len(), 1, "only the SIM changed outside simfleet: {raised:?}");
+    let alert = &raised[0];
+    assert_eq!((alert["iccid"].as_str(), alert["severity"].as_str()), (Some(iccid.as_str()), Some("info")), "{alert}");
+    assert_eq!(alert["state"], "open");
+    assert_eq!(alert["message"], "Status changed outside simfleet (1 time(s) in the last 24 hours)");
+    let (_, local) = app.get(&format!("/api/v1/sims/{iccid}"), &app.viewer).await;
+    assert_eq!(local["status"], "SUSPENDED", "{local}");
+
+    // Evaluated again (and synced again): the same alert, not a second one.
+    run_job(&app, "alerts").await;
+    run_job(&app, "sims").await;
+    run_job(&app, "alerts").await;
+    let again = alerts_of(&app, "status_changed_externally").await;
+    assert_eq!(again.len(), 1, "{again:?}");
+    assert_eq!(again[0]["id"], alert["id"]);
+    assert_eq!(again[0]["message"], alert["message"]);
+    let (_, history) = app.get(&format!("/api/v1/sims/{iccid}/alerts"), &app.viewer).await;
+    assert_eq!(history["items"].as_array().unwrap().len(), 1, "{history}");
+
+    // Enabled again at the provider: still one alert, now counting both changes.
+    sim.state().set_status(&outside.iccid, SimulatorStatus::Enabled);
+    run_job(&app, "sims").await;
+    run_job(&app, "alerts").await;
+    let after = alerts_of(&app, "status_changed_externally").await;
+    assert_eq!(after.len(), 1, "{after:?}");
+    assert_eq!(after[0]["id"], alert["id"]);
+    assert_eq!(after[0]["message"], "Status changed outside simfleet (2 time(s) in the last 24 hours)");
+    let (_, local) = app.get(&format!("/api/v1/sims/{iccid}"), &app.viewer).await;
+    assert_eq!(local["status"], "ACTIVE", "{local}");
+    app.stop().await;
+    sim.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_external_status_change_raises_one_alert() {
+    external_status_change_raises_one_alert(Dialect::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_external_status_change_raises_one_alert() {
+    external_status_change_raises_one_alert(Dialect::Postgres).await;
+}
+
+/// A queued provider action that the provider refuses (an expired SIM's top-up) raises a
+/// `provider_action_failed` alert for that SIM at the next evaluation; a second refusal
+/// refreshes it; an action only waiting out an outage raises nothing.
+async fn refused_provider_action_raises_an_alert(dialect: Dialect) {
+    let sim = small_simulator(12, 21).await;
+    let Some(app) = TestApp::spawn_with(dialect, Some(sim.base_url().to_owned())).await else { return };
+    run_job(&app, "sims").await;
+    let records = sim.state().sims();
+    let (expired, healthy) = (&records[3], &records[6]);
+    sim.state().set_expired(&expired.iccid, true);
+    let (ie, ih) = (&expired.iccid_with_luhn, &healthy.iccid_with_luhn);
+
+    let (status, queued) = app.post(&format!("/api/v1/sims/{ie}/topup"), &app.admin, json!({})).await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{queued}");
+    run_job(&app, "alerts").await;
+    assert!(alerts_of(&app, "provider_action_failed").await.is_empty(), "queued is not failed");
+    let run = app.run_job("outbox").await;
+    assert_eq!(run["items_failed"], 1, "{run}");
+    run_job(&app, "alerts").await;
+
+    let raised = alerts_of(&app, "provider_action_failed").await;
+    assert_eq!(raised.len(), 1, "{raised:?}");
+    let alert = &raised[0];
+    assert_eq!((alert["iccid"].as_str(), alert["severity"].as_str()), (Some(ie.as_str()), Some("warning")), "{alert}");
+    assert_eq!(alert["message"], "A provider action failed (1 time(s) in the last 24 hours)");
+    let (_, mine) = app.get(&format!("/api/v1/sims/{ie}/alerts?state=active"), &app.viewer).await;
+    assert_eq!(mine["items"][0]["id"], alert["id"], "{mine}");
+
+    // Refused again: the same alert, counting both.
+    let (status, _) = app.post(&format!("/api/v1/sims/{ie}/topup"), &app.admin, json!({})).await;
+    assert_eq!(status, StatusCode::ACCEPTED);
+    let run = app.run_job("outbox").await;
+    assert_eq!(run["items_failed"], 1, "{run}");
+    run_job(&app, "alerts").await;
+    let again = alerts_of(&app, "provider_action_failed").await;
+    assert_eq!(again.len(), 1, "{again:?}");
+    assert_eq!(again[0]["id"], alert["id"]);
+    assert_eq!(again[0]["message"], "A provider action failed (2 time(s) in the last 24 hours)");
+
+    // The provider is down: the action stays pending for a retry, which is no failure (yet).
+    sim.set_faults(onence_sim::Faults { error_rate: 1.0, ..Default::default() });
+    let (status, _) = app.post(&format!("/api/v1/sims/{ih}/topup"), &app.admin, json!({})).await;
+    assert_eq!(status, StatusCode::ACCEPTED);
+    let run = app.run_job("outbox").await;
+    assert_eq!((run["items_ok"].as_i64(), run["items_failed"].as_i64()), (Some(0), Some(1)), "{run}");
+    let (_, actions) = app.get(&format!("/api/v1/sims/{ih}/provider-actions"), &app.viewer).await;
+    assert_eq!(actions["items"][0]["status"], "pending", "{actions}");
+    run_job(&app, "alerts").await;
+    let still = alerts_of(&app, "provider_action_failed").await;
+    assert_eq!(still.len(), 1, "{still:?}");
+    assert_eq!(still[0]["iccid"], ie.as_str());
+    app.stop().await;
+    sim.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_refused_provider_action_raises_an_alert() {
+    refused_provider_action_raises_an_alert(Dialect::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_refused_provider_action_raises_an_alert() {
+    refused_provider_action_raises_an_alert(Dialect::Postgres).await;
+}
+
+/// Gives `iccids` (local SIMs) a used-up data quota, so the next evaluation raises a
+/// `quota_exhausted` alert for each.
+async fn exhaust(app: &TestApp, iccids: &[String]) {
+    let mut rows = Vec::new();
+    for iccid in iccids {
+        let id = app.db.store.get_sim(iccid).await.unwrap().id;
+        let quota = simfleet_store::Quota {
+            kind: "data".into(),
+            remaining: 0,
+            total: Some(100),
+            expiry_date: None,
+            last_added: None,
+            threshold_percentage: None,
+            updated_at: simfleet_store::now(),
+        };
+        rows.push((id, quota));
+    }
+    app.db.store.upsert_quotas(&rows).await.unwrap();
+}
+
+async fn deliveries(app: &TestApp, channel: &Value) -> Vec<Value> {
+    let path = format!("/api/v1/notification-channels/{}/deliveries?limit=1000", channel["id"]);
+    let (status, log) = app.get(&path, &app.admin).await;
+    assert_eq!(status, StatusCode::OK, "{log}");
+    log["items"].as_array().unwrap().clone()
+}
+
+/// The interval of a digest channel passes: its next digest becomes due now. (No clock can be
+/// injected into the notifier; this moves the stored due time back instead of waiting.)
+async fn digest_interval_passes(app: &TestApp, channel: &Value) {
+    let sql = format!("UPDATE notification_channels SET next_digest_at = created_at WHERE id = {}", channel["id"]);
+    app.db.store.execute_raw(&sql).await.unwrap();
+}
+
+/// An e-mail channel with a digest interval sends one message per interval, listing every
+/// alert that arrived meanwhile; alerts raised within the interval wait for the next digest
+/// (and a webhook channel beside it is not held back).
+async fn digest_channel_sends_one_message_per_interval(dialect: Dialect) {
+    let sim = small_simulator(1, 1).await;
+    let Some(app) = TestApp::spawn_with(dialect, Some(sim.base_url().to_owned())).await else { return };
+    let (smtp_port, mails) = smtp_server().await;
+    let (url, hooks) = webhook_receiver().await;
+    let email = json!({
+        "name": "digest", "kind": "email", "digest_minutes": 60,
+        "config": { "host": "127.0.0.1", "port": smtp_port, "security": "none", "from": "simfleet@example.org", "to": ["ops@example.org"] }
+    });
+    let (status, mail) = app.post("/api/v1/notification-channels", &app.admin, email).await;
+    assert_eq!((status, mail["digest_minutes"].as_i64()), (StatusCode::CREATED, Some(60)), "{mail}");
+    let hook = json!({ "name": "hook", "kind": "webhook", "config": { "url": url }, "secret": WEBHOOK_SECRET });
+    let (status, _) = app.post("/api/v1/notification-channels", &app.admin, hook).await;
+    assert_eq!(status, StatusCode::CREATED);
+
+    let first: Vec<String> =
+        [app.sim(1, json!({})).await, app.sim(2, json!({})).await, app.sim(3, json!({})).await].into();
+    exhaust(&app, &first).await;
+    run_job(&app, "alerts").await;
+    run_job(&app, "notify").await;
+    {
+        let mails = mails.lock().unwrap();
+        assert_eq!(mails.len(), 1, "one digest for three alerts");
+        assert!(mails[0].contains("Subject: [simfleet] 3 new alerts"), "{}", mails[0]);
+        for iccid in &first {
+            assert!(
+                mails[0].contains(&format!("quota_exhausted {iccid}: Data quota used up")),
+                "{iccid}: {}",
+                mails[0]
+            );
+        }
+    }
+    assert_eq!(hooks.verified().len(), 3, "the webhook gets each alert on its own");
+
+    // Two more alerts within the interval: held for the next digest; the webhook is not held.
+    let second: Vec<String> = [app.sim(4, json!({})).await, app.sim(5, json!({})).await].into();
+    exhaust(&app, &second).await;
+    run_job(&app, "alerts").await;
+    run_job(&app, "notify").await;
+    run_job(&app, "notify").await;
+    assert_eq!(mails.lock().unwrap().len(), 1, "nothing more within the interval");
+    assert_eq!(hooks.verified().len(), 5);
+    let log = deliveries(&app, &mail).await;
+    let pending: BTreeSet<&str> =
+        log.iter().filter(|d| d["status"] == "pending").map(|d| d["iccid"].as_str().unwrap()).collect();
+    assert_eq!(pending, second.iter().map(String::as_str).collect(), "{log:?}");
+    assert!(log.iter().filter(|d| d["status"] == "pending").all(|d| d["attempts"] == 0), "not even tried: {log:?}");
+
+    // The interval is over: one digest with exactly the two waiting alerts.
+    digest_interval_passes(&app, &mail).await;
+    run_job(&app, "notify").await;
+    run_job(&app, "notify").await;
+    let mails = mails.lock().unwrap().clone();
+    assert_eq!(mails.len(), 2, "{mails:?}");
+    assert!(mails[1].contains("Subject: [simfleet] 2 new alerts"), "{}", mails[1]);
+    for iccid in &second {
+        assert!(mails[1].contains(iccid.as_str()), "{iccid}: {}", mails[1]);
+    }
+    for iccid in &first {
+        assert!(!mails[1].contains(iccid.as_str()), "{iccid} was in the first digest already: {}", mails[1]);
+    }
+    assert!(deliveries(&app, &mail).await.iter().all(|d| d["status"] == "delivered"));
+    assert_eq!(hooks.verified().len(), 5, "nothing sent twice");
+    app.stop().await;
+    sim.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_digest_channel_sends_one_message_per_interval() {
+    digest_channel_sends_one_message_per_interval(Dialect::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_digest_channel_sends_one_message_per_interval() {
+    digest_channel_sends_one_message_per_interval(Dialect::Postgres).await;
+}
+
+/// Turning a digest channel's digest off (PUT without `digest_minutes`) makes it send each
+/// alert at once, from the next alert on.
+async fn a_channel_without_digest_is_no_longer_held(dialect: Dialect) {
+    let sim = small_simulator(1, 1).await;
+    let Some(app) = TestApp::spawn_with(dialect, Some(sim.base_url().to_owned())).await else { return };
+    let (smtp_port, mails) = smtp_server().await;
+    let config = json!({ "host": "127.0.0.1", "port": smtp_port, "security": "none", "from": "simfleet@example.org", "to": ["ops@example.org"] });
+    let (status, mail) = app
+        .post(
+            "/api/v1/notification-channels",
+            &app.admin,
+            json!({ "name": "weekly", "kind": "email", "digest_minutes": 10080, "config": config }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{mail}");
+    let first = app.sim(1, json!({})).await;
+    exhaust(&app, std::slice::from_ref(&first)).await;
+    run_job(&app, "alerts").await;
+    run_job(&app, "notify").await;
+    assert_eq!(mails.lock().unwrap().len(), 1, "the first digest goes at once");
+
+    // A weekly digest is too slow: the admin switches to one e-mail per alert.
+    let path = format!("/api/v1/notification-channels/{}", mail["id"]);
+    let body = json!({ "name": "weekly", "kind": "email", "config": config });
+    let (status, updated) = app.call(reqwest::Method::PUT, &path, Some(&app.admin), Some(body)).await;
+    assert_eq!((status, updated["digest_minutes"].is_null()), (StatusCode::OK, true), "{updated}");
+    let second = app.sim(2, json!({})).await;
+    exhaust(&app, std::slice::from_ref(&second)).await;
+    run_job(&app, "alerts").await;
+    run_job(&app, "notify").await;
+    let mails = mails.lock().unwrap().clone();
+    assert_eq!(
+        mails.len(),
+        2,
+        "the new alert is e-mailed at once, not a week later: {:?}",
+        deliveries(&app, &mail).await
+    );
+    assert!(mails[1].contains(&second), "{}", mails[1]);
+    app.stop().await;
+    sim.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_a_channel_without_digest_is_no_longer_held() {
+    a_channel_without_digest_is_no_longer_held(Dialect::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_a_channel_without_digest_is_no_longer_held() {
+    a_channel_without_digest_is_no_longer_held(Dialect::Postgres).await;
+}

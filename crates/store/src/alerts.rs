@@ -12,9 +12,7 @@ use crate::model::{Page, PageRequest};
 use crate::sql::{bind_args, Sql};
 use chrono::{DateTime, Days, NaiveDate, TimeDelta, Utc};
 use serde::Serialize;
-use simfleet_domain::alerts::{
-    Baseline, ANOMALY_MIN_BYTES, ANOMALY_MIN_DAYS, ANOMALY_WINDOW_DAYS, FORECAST_WINDOW_DAYS,
-};
+use simfleet_domain::alerts::FORECAST_WINDOW_DAYS;
 use simfleet_domain::{AlertKind, AlertState, Severity};
 
 /// Who the evaluator acts as when it resolves an alert.
@@ -90,19 +88,6 @@ pub struct EvaluationOutcome {
     /// Alerts not resolved after the evaluation.
     pub active: i64,
     pub notifications_queued: u64,
-}
-
-/// A day whose data use is far above the SIM's own baseline.
-#[derive(Debug, Clone, PartialEq, Serialize, sqlx::FromRow)]
-pub struct Anomaly {
-    pub sim_id: i64,
-    pub iccid: String,
-    pub day: NaiveDate,
-    pub data_total: i64,
-    pub median: f64,
-    pub mad: f64,
-    pub baseline_days: i64,
-    pub threshold: f64,
 }
 
 /// A SIM whose data quota runs out within the period asked for, at its recent rate.
@@ -317,6 +302,20 @@ impl Store {
         Ok(())
     }
 
+    /// A conflict naming the alert rules scoped to `what` (by `column`), if any: deleting it
+    /// would leave them scoped to nothing, that is to the whole fleet.
+    pub(crate) async fn refuse_if_scoping_rules(&self, column: &str, id: i64, what: &str) -> StoreResult<()> {
+        let sql = format!("SELECT kind FROM alert_rules WHERE {column} = $1 ORDER BY kind");
+        let kinds: Vec<String> = with_db!(self, c => sqlx::query_scalar(&sql).bind(id).fetch_all(c).await)?;
+        if kinds.is_empty() {
+            return Ok(());
+        }
+        Err(StoreError::Conflict {
+            field: None,
+            message: format!("{what} scopes the alert rule(s) {}; change their scope first", kinds.join(", ")),
+        })
+    }
+
     /// True when a mute was removed.
     pub async fn unmute_alerts(&self, sim_id: i64, kind: AlertKind) -> StoreResult<bool> {
         let n = self
@@ -335,20 +334,6 @@ impl Store {
             .fetch_all(c)
             .await)?,
         )
-    }
-
-    /// Days of `day` whose data use is far above each SIM's baseline (median + `k` × MAD of
-    /// the 28 days before), with the baseline that made them anomalies.
-    pub async fn usage_anomalies(&self, day: NaiveDate, k: i64, limit: i64) -> StoreResult<Vec<Anomaly>> {
-        let mut sql = Sql::new("");
-        let inner = anomaly_sql(&mut sql, day, k);
-        let p = sql.arg(limit);
-        sql.push(&format!(
-            "SELECT x.sim_id, s.iccid, x.day, x.data_total, x.median, x.mad, x.baseline_days, x.threshold FROM ({inner}) x \
-             JOIN sims s ON s.id = x.sim_id ORDER BY x.data_total - x.threshold DESC, s.iccid LIMIT {p}"
-        ));
-        let text = sql.text_for(self.dialect());
-        Ok(with_db!(self, c => bind_args!(sqlx::query_as(&text), &sql.args).fetch_all(c).await)?)
     }
 
     /// SIMs whose data quota runs out within `days` at the average use of the forecast window
@@ -410,29 +395,6 @@ fn forecast_window_sql(sql: &mut Sql, today: NaiveDate) -> String {
     format!(
         "SELECT sim_id, CAST(SUM(data_total) AS BIGINT) AS used, COUNT(*) AS n FROM usage_daily \
          WHERE day >= {from} AND day <= {to} GROUP BY sim_id"
-    )
-}
-
-/// A query of (sim_id, day, data_total, median, mad, baseline_days, threshold) for the SIMs
-/// whose use on `day` is an anomaly. Median and MAD come from row numbers over each SIM's
-/// window (the mean of the one or two middle rows), which both engines compute the same way.
-fn anomaly_sql(sql: &mut Sql, day: NaiveDate, k: i64) -> String {
-    let d = sql.arg(day);
-    let from = sql.arg(day - Days::new(ANOMALY_WINDOW_DAYS));
-    let min = sql.arg(ANOMALY_MIN_BYTES);
-    let min_days = sql.arg(ANOMALY_MIN_DAYS as i64);
-    let k = sql.arg(k);
-    format!(
-        "WITH d AS (SELECT sim_id, day, data_total FROM usage_daily WHERE day = {d} AND data_total >= {min}), \
-         w AS (SELECT u.sim_id, CAST(u.data_total AS DOUBLE PRECISION) AS x FROM usage_daily u JOIN d ON d.sim_id = u.sim_id \
-               WHERE u.day >= {from} AND u.day < {d}), \
-         r1 AS (SELECT sim_id, x, ROW_NUMBER() OVER (PARTITION BY sim_id ORDER BY x) AS rn, COUNT(*) OVER (PARTITION BY sim_id) AS n FROM w), \
-         med AS (SELECT sim_id, AVG(x) AS m, MAX(n) AS n FROM r1 WHERE rn = (n + 1) / 2 OR rn = (n + 2) / 2 GROUP BY sim_id HAVING MAX(n) >= {min_days}), \
-         dev AS (SELECT w.sim_id, ABS(w.x - med.m) AS y FROM w JOIN med ON med.sim_id = w.sim_id), \
-         r2 AS (SELECT sim_id, y, ROW_NUMBER() OVER (PARTITION BY sim_id ORDER BY y) AS rn, COUNT(*) OVER (PARTITION BY sim_id) AS n FROM dev), \
-         mad AS (SELECT sim_id, AVG(y) AS a FROM r2 WHERE rn = (n + 1) / 2 OR rn = (n + 2) / 2 GROUP BY sim_id) \
-         SELECT d.sim_id, d.day, d.data_total, med.m AS median, mad.a AS mad, med.n AS baseline_days, med.m + {k} * mad.a AS threshold \
-         FROM d JOIN med ON med.sim_id = d.sim_id JOIN mad ON mad.sim_id = d.sim_id WHERE d.data_total > med.m + {k} * mad.a"
     )
 }
 
@@ -509,14 +471,18 @@ fn condition_sql(kind: AlertKind, rule: &AlertRule, now: DateTime<Utc>) -> Sql {
             )
         }
         UsageAnomaly => {
-            let inner = anomaly_sql(&mut sql, today - Days::new(1), t);
+            let day = sql.arg(today - Days::new(1));
+            let k = sql.arg(t);
             (
-                format!("FROM sims s JOIN ({inner}) x ON x.sim_id = s.id WHERE 1=1"),
+                format!(
+                    "FROM sims s JOIN usage_anomalies x ON x.sim_id = s.id \
+                     WHERE x.day = {day} AND x.data_total > x.median + {k} * x.mad"
+                ),
                 format!(
                     "'Data use on ' || {} || ' was ' || {} || ' MiB, above its baseline threshold of ' || {} || ' MiB'",
                     text_of("x.day"),
                     mib("x.data_total"),
-                    mib("CAST(x.threshold AS BIGINT)")
+                    mib(&format!("CAST(x.median + {k} * x.mad AS BIGINT)"))
                 ),
             )
         }
@@ -579,92 +545,4 @@ fn condition_sql(kind: AlertKind, rule: &AlertRule, now: DateTime<Utc>) -> Sql {
     );
     sql.text = statement;
     sql
-}
-
-impl Store {
-    /// Usage anomalies on each day of `from..=to`, each day against the SIM's own baseline of
-    /// the 28 days before as [`Baseline`] defines it (the rule the evaluator's SQL applies to
-    /// one day), from one ordered scan of the range's usage; newest day first.
-    pub async fn usage_anomalies_between(&self, from: NaiveDate, to: NaiveDate, k: i64) -> StoreResult<Vec<Anomaly>> {
-        let sql = "SELECT sim_id, day, data_total FROM usage_daily WHERE day >= $1 AND day <= $2 ORDER BY sim_id, day";
-        let mut scan = AnomalyScan { from, k, sim: None, days: Vec::new(), found: Vec::new() };
-        let start = from - Days::new(ANOMALY_WINDOW_DAYS);
-        with_db!(self, c => {
-            let mut rows = sqlx::query_as::<_, (i64, NaiveDate, i64)>(sql).bind(start).bind(to).fetch(c);
-            while let Some((sim_id, day, bytes)) = futures::TryStreamExt::try_next(&mut rows).await? {
-                scan.push(sim_id, day, bytes);
-            }
-            Ok::<_, sqlx::Error>(())
-        })?;
-        scan.flush();
-        let mut found = scan.found;
-        self.fill_iccids(&mut found).await?;
-        found.sort_by(|a, b| {
-            let excess = |x: &Anomaly| x.data_total as f64 - x.threshold;
-            b.day.cmp(&a.day).then(excess(b).total_cmp(&excess(a))).then(a.iccid.cmp(&b.iccid))
-        });
-        Ok(found)
-    }
-
-    async fn fill_iccids(&self, found: &mut [Anomaly]) -> StoreResult<()> {
-        let mut ids: Vec<i64> = found.iter().map(|a| a.sim_id).collect();
-        ids.sort_unstable();
-        ids.dedup();
-        let mut iccids = std::collections::HashMap::new();
-        for chunk in ids.chunks(500) {
-            let mut sql = Sql::new("SELECT id, iccid FROM sims WHERE id IN (");
-            let params: Vec<String> = chunk.iter().map(|id| sql.arg(*id)).collect();
-            sql.push(&params.join(", ")).push(")");
-            let text = sql.text_for(self.dialect());
-            let rows: Vec<(i64, String)> =
-                with_db!(self, c => bind_args!(sqlx::query_as(&text), &sql.args).fetch_all(c).await)?;
-            iccids.extend(rows);
-        }
-        for a in found {
-            a.iccid = iccids.get(&a.sim_id).cloned().unwrap_or_default();
-        }
-        Ok(())
-    }
-}
-
-/// One SIM's usage rows at a time (they arrive ordered by SIM, then day).
-struct AnomalyScan {
-    from: NaiveDate,
-    k: i64,
-    sim: Option<i64>,
-    days: Vec<(NaiveDate, i64)>,
-    found: Vec<Anomaly>,
-}
-
-impl AnomalyScan {
-    fn push(&mut self, sim_id: i64, day: NaiveDate, bytes: i64) {
-        if self.sim != Some(sim_id) {
-            self.flush();
-            self.sim = Some(sim_id);
-        }
-        self.days.push((day, bytes));
-    }
-
-    /// Judges each day of the range for the current SIM against the days before it.
-    fn flush(&mut self) {
-        let days = std::mem::take(&mut self.days);
-        let Some(sim_id) = self.sim.take() else { return };
-        for (i, &(day, bytes)) in days.iter().enumerate().filter(|(_, (d, _))| *d >= self.from) {
-            let first = days[..i].partition_point(|(d, _)| *d < day - Days::new(ANOMALY_WINDOW_DAYS));
-            let window: Vec<i64> = days[first..i].iter().map(|(_, b)| *b).collect();
-            let Some(base) = Baseline::of(&window) else { continue };
-            if base.is_anomaly(bytes, self.k) {
-                self.found.push(Anomaly {
-                    sim_id,
-                    iccid: String::new(),
-                    day,
-                    data_total: bytes,
-                    median: base.median,
-                    mad: base.mad,
-                    baseline_days: i64::from(base.days),
-                    threshold: base.threshold(self.k),
-                });
-            }
-        }
-    }
 }

@@ -173,6 +173,7 @@ impl Store {
             Db::Sqlite { write, .. } => SQLITE_MIGRATIONS.run(write).await?,
             Db::Postgres(pool) => POSTGRES_MIGRATIONS.run(pool).await?,
         }
+        self.run_pending_backfills().await?;
         self.seed_alert_rules().await
     }
 

@@ -11,6 +11,7 @@
 
 mod activation_codes;
 mod alerts;
+mod anomalies;
 mod audit;
 mod customers;
 mod db;
@@ -39,9 +40,8 @@ mod tariffs;
 pub mod testing;
 mod users;
 
-pub use alerts::{
-    Alert, AlertFilter, AlertMute, AlertRule, Anomaly, EvaluationOutcome, RuleUpdate, SimAtRisk, SYSTEM_ACTOR,
-};
+pub use alerts::{Alert, AlertFilter, AlertMute, AlertRule, EvaluationOutcome, RuleUpdate, SimAtRisk, SYSTEM_ACTOR};
+pub use anomalies::Anomaly;
 pub use audit::AuditFilter;
 pub use db::{Dialect, Store, StoreOptions, Tx};
 pub use error::{RuleViolation, StoreError, StoreResult};

@@ -145,14 +145,15 @@ impl Store {
         self.channel(id).await
     }
 
-    /// Replaces a channel's settings; its secret stays unless a new one is given.
+    /// Replaces a channel's settings; its secret stays unless a new one is given. A digest
+    /// interval starts anew: the old one may be longer than the new, or gone.
     pub async fn update_channel(&self, id: i64, input: &ChannelInput) -> StoreResult<NotificationChannel> {
         let cur = self.channel(id).await?;
         let secret = input.secret_enc.clone().or(cur.secret_enc);
         let mut tx = self.begin().await?;
         with_tx!(&mut tx, c => sqlx::query(
             "UPDATE notification_channels SET name = $1, kind = $2, enabled = $3, severities = $4, kinds = $5, config = $6, \
-             secret_enc = $7, digest_minutes = $8, updated_at = $9 WHERE id = $10",
+             secret_enc = $7, digest_minutes = $8, updated_at = $9, next_digest_at = NULL WHERE id = $10",
         )
         .bind(input.name.as_str())
         .bind(input.kind.as_str())

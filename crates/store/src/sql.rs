@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Clone)]
 pub(crate) enum Arg {
     I64(i64),
+    F64(f64),
     Text(String),
     Time(DateTime<Utc>),
     OptI64(Option<i64>),
@@ -44,6 +45,12 @@ impl From<Option<String>> for Arg {
 impl From<Option<DateTime<Utc>>> for Arg {
     fn from(v: Option<DateTime<Utc>>) -> Self {
         Arg::OptTime(v)
+    }
+}
+
+impl From<f64> for Arg {
+    fn from(v: f64) -> Self {
+        Arg::F64(v)
     }
 }
 
@@ -151,6 +158,7 @@ macro_rules! bind_args {
         for a in $args {
             q = match a {
                 $crate::sql::Arg::I64(v) => q.bind(*v),
+                $crate::sql::Arg::F64(v) => q.bind(*v),
                 $crate::sql::Arg::Text(v) => q.bind(v.as_str()),
                 $crate::sql::Arg::Time(v) => q.bind(*v),
                 $crate::sql::Arg::OptI64(v) => q.bind(*v),

@@ -110,7 +110,14 @@ impl Store {
                 message: format!("tariff plan {id} is still used by {} SIM(s)", plan.sim_count),
             });
         }
-        self.write(Sql::with("DELETE FROM tariff_plans WHERE id = $1", vec![id.into()])).await?;
+        self.refuse_if_scoping_rules("scope_tariff_plan_id", id, &format!("tariff plan {id}")).await?;
+        let sql = Sql::with(
+            "DELETE FROM tariff_plans WHERE id = $1 AND NOT EXISTS (SELECT 1 FROM alert_rules WHERE scope_tariff_plan_id = $1)",
+            vec![id.into()],
+        );
+        if self.write(sql).await? == 0 {
+            self.refuse_if_scoping_rules("scope_tariff_plan_id", id, &format!("tariff plan {id}")).await?;
+        }
         Ok(())
     }
 }

@@ -194,6 +194,8 @@ async fn offline_forecast_expiry_events_and_jobs(db: &TestDb) {
         rows.push((slow.id, usage(today - Days::new(d), MIB)));
     }
     s.upsert_usage(&rows).await.unwrap();
+    // As the usage sync does after writing: the rollups and the stored anomalies follow.
+    s.refresh_usage_rollups(today - Days::new(60)).await.unwrap();
     let mut expiring = quota("data", 95 * MIB, 1000 * MIB);
     expiring.expiry_date = Some(today + Days::new(10));
     s.upsert_quotas(&[(burner.id, expiring), (slow.id, quota("data", 95 * MIB, 1000 * MIB))]).await.unwrap();
@@ -247,6 +249,7 @@ async fn anomalies_match_the_domain_baseline(db: &TestDb) {
         sims.push((sim, window, spike));
     }
     s.upsert_usage(&rows).await.unwrap();
+    s.refresh_usage_rollups(day - Days::new(40)).await.unwrap();
     let found = s.usage_anomalies(day, 5, 100).await.unwrap();
     for (sim, window, spike) in &sims {
         let b = Baseline::of(window).unwrap();
@@ -265,6 +268,47 @@ async fn anomalies_match_the_domain_baseline(db: &TestDb) {
         .await
         .unwrap();
     assert_eq!(raised.items.len(), 4);
+
+    // The range query lists the same days of `day`, and a stricter k keeps only the larger spikes.
+    let ranged = s.usage_anomalies_between(day - Days::new(30), day, 5, 1000).await.unwrap();
+    let of_day: Vec<_> = ranged.iter().filter(|a| a.day == day).cloned().collect();
+    let by_sim = |v: &[simfleet_store::Anomaly]| {
+        let mut ids: Vec<i64> = v.iter().map(|a| a.sim_id).collect();
+        ids.sort();
+        ids
+    };
+    assert_eq!(by_sim(&of_day), by_sim(&found));
+    assert!(ranged.windows(2).all(|w| w[0].day >= w[1].day), "newest day first");
+    let strict = s.usage_anomalies(day, 1000, 100).await.unwrap();
+    assert!(strict.len() < found.len());
+
+    // The provider revises a spike away: the next refresh from that day drops the anomaly.
+    let (revised, window, _) = sims.iter().find(|(sim, _, _)| found.iter().any(|a| a.sim_id == sim.id)).unwrap();
+    s.upsert_usage(&[(revised.id, usage(day, window[0]))]).await.unwrap();
+    s.refresh_usage_rollups(day).await.unwrap();
+    let after = s.usage_anomalies(day, 5, 100).await.unwrap();
+    assert_eq!(after.len(), 3);
+    assert!(after.iter().all(|a| a.sim_id != revised.id));
+}
+
+/// Usage stored before the anomalies were (the migration leaves a pending backfill) gets
+/// them computed at the next start, once.
+async fn stored_history_is_backfilled_at_start(db: &TestDb) {
+    let s = &db.store;
+    let day = now().date_naive() - Days::new(1);
+    let sim = active_sim(s, 40, &[]).await;
+    let mut rows: Vec<_> =
+        (1..=20i64).map(|d| (sim.id, usage(day - Days::new(d as u64), 2 * MIB + d % 3 * 1000))).collect();
+    rows.push((sim.id, usage(day, 80 * MIB)));
+    // Written without the refresh that follows a sync, as by an older version.
+    s.upsert_usage(&rows).await.unwrap();
+    assert!(s.usage_anomalies(day, 5, 10).await.unwrap().is_empty());
+    s.execute_raw("INSERT INTO pending_backfills (name) VALUES ('usage_anomalies')").await.unwrap();
+    s.migrate().await.unwrap();
+    let found = s.usage_anomalies(day, 5, 10).await.unwrap();
+    assert_eq!(found.iter().map(|a| (a.sim_id, a.baseline_days)).collect::<Vec<_>>(), vec![(sim.id, 20)]);
+    s.migrate().await.unwrap();
+    assert_eq!(s.usage_anomalies(day, 5, 10).await.unwrap().len(), 1);
 }
 
 async fn notifications_are_queued_with_the_alert_and_claimed_once(db: &TestDb) {
@@ -359,6 +403,64 @@ async fn mo_sms_raises_sms_received_only_when_enabled(db: &TestDb) {
     assert!(active_kinds(s, device.id).await.is_empty());
 }
 
+/// The SMS quota rule on its own: below the threshold opens one alert with the count left, a
+/// top-up above it resolves the alert at the next evaluation, and the threshold is the rule's.
+async fn sms_quota_low_opens_below_the_threshold_and_a_top_up_resolves_it(db: &TestDb) {
+    let s = &db.store;
+    let rule = s.alert_rule(AlertKind::SmsQuotaLow).await.unwrap();
+    assert_eq!((rule.enabled, rule.threshold, rule.severity.as_str()), (true, 20, "warning"));
+    let low = active_sim(s, 1, &[]).await;
+    let edge = active_sim(s, 2, &[]).await;
+    let plenty = active_sim(s, 3, &[]).await;
+    let sms_only = |remaining, total| quota("sms", remaining, total);
+    // 25 of 250 left is 10 %; exactly 20 % is not below 20 %; 60 % is fine.
+    s.upsert_quotas(&[(low.id, sms_only(25, 250)), (edge.id, sms_only(50, 250)), (plenty.id, sms_only(150, 250))])
+        .await
+        .unwrap();
+    let t0 = now();
+    let out = s.evaluate_alerts(t0).await.unwrap();
+    assert_eq!((out.opened, out.resolved), (1, 0), "{out:?}");
+    assert_eq!(active_kinds(s, low.id).await, vec!["sms_quota_low"]);
+    assert!(active_kinds(s, edge.id).await.is_empty(), "exactly at the threshold is not below it");
+    assert!(active_kinds(s, plenty.id).await.is_empty());
+    let f = AlertFilter { kind: Some(AlertKind::SmsQuotaLow), ..Default::default() };
+    let alert = s.list_alerts(&f, page(10)).await.unwrap().items.remove(0);
+    assert_eq!((alert.severity.as_str(), alert.state.as_str()), ("warning", "open"));
+    assert_eq!(alert.iccid.as_deref(), Some(low.iccid.as_str()));
+    assert_eq!(alert.message, "SMS quota at 10 % (25 left)");
+
+    // Still low on the next run: the same alert, its message following the count.
+    s.upsert_quotas(&[(low.id, sms_only(20, 250))]).await.unwrap();
+    let out = s.evaluate_alerts(t0 + TimeDelta::seconds(60)).await.unwrap();
+    assert_eq!((out.opened, out.resolved), (0, 0), "{out:?}");
+    let again = s.get_alert(alert.id).await.unwrap();
+    assert_eq!((again.state.as_str(), again.message.as_str()), ("open", "SMS quota at 8 % (20 left)"));
+    assert_eq!(s.list_alerts(&f, page(10)).await.unwrap().items.len(), 1, "no duplicate");
+
+    // A top-up to 270 of 500 (54 %) resolves it at the next evaluation, by the system.
+    s.upsert_quotas(&[(low.id, sms_only(270, 500))]).await.unwrap();
+    let out = s.evaluate_alerts(t0 + TimeDelta::seconds(120)).await.unwrap();
+    assert_eq!((out.opened, out.resolved), (0, 1), "{out:?}");
+    let resolved = s.get_alert(alert.id).await.unwrap();
+    assert_eq!((resolved.state.as_str(), resolved.resolved_by.as_deref()), ("resolved", Some("system")));
+    assert!(active_kinds(s, low.id).await.is_empty());
+    // An SMS quota is not a data quota: the data rules stay quiet throughout.
+    assert!(s
+        .list_alerts(&AlertFilter::default(), page(10))
+        .await
+        .unwrap()
+        .items
+        .iter()
+        .all(|a| a.kind == "sms_quota_low"));
+
+    // A stricter rule (below 30 %) catches the SIM that sat exactly at 20 %.
+    let u = RuleUpdate { threshold: Some(30), ..Default::default() };
+    s.update_alert_rule(AlertKind::SmsQuotaLow, &u, "alice").await.unwrap();
+    assert_eq!(s.evaluate_alerts(now()).await.unwrap().opened, 1);
+    assert_eq!(active_kinds(s, edge.id).await, vec!["sms_quota_low"]);
+    assert!(active_kinds(s, low.id).await.is_empty() && active_kinds(s, plenty.id).await.is_empty());
+}
+
 simfleet_store::backend_tests!(
     rules_are_seeded_and_editable,
     quota_alerts_open_refresh_resolve_and_reopen,
@@ -367,6 +469,8 @@ simfleet_store::backend_tests!(
     scopes_and_mutes,
     offline_forecast_expiry_events_and_jobs,
     anomalies_match_the_domain_baseline,
+    stored_history_is_backfilled_at_start,
     notifications_are_queued_with_the_alert_and_claimed_once,
     mo_sms_raises_sms_received_only_when_enabled,
+    sms_quota_low_opens_below_the_threshold_and_a_top_up_resolves_it,
 );

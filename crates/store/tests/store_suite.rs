@@ -438,6 +438,21 @@ async fn usage_upserts_rollups_and_retention(db: &TestDb) {
     assert_eq!(s.prune_usage(day(2)).await.unwrap(), 2);
     assert_eq!(s.sim_usage(a.id, dec, day(31)).await.unwrap().len(), 1);
     assert_eq!(s.fleet_usage(dec, day(31)).await.unwrap().len(), 3);
+    // A whole month's ranking still comes from the rollup; a part of it, from the rows left.
+    let ranking =
+        |top: Vec<simfleet_store::TopConsumer>| top.into_iter().map(|t| (t.iccid, t.data_total)).collect::<Vec<_>>();
+    assert_eq!(
+        ranking(s.top_consumers(day(1), day(31), 10).await.unwrap()),
+        vec![(a.iccid.clone(), 350), (b.iccid.clone(), 50)]
+    );
+    assert_eq!(
+        ranking(s.top_consumers(dec, day(31), 10).await.unwrap()),
+        vec![(a.iccid.clone(), 350), (b.iccid.clone(), 50)]
+    );
+    assert_eq!(
+        ranking(s.top_consumers(day(2), day(31), 10).await.unwrap()),
+        vec![(a.iccid.clone(), 250), (b.iccid.clone(), 50)]
+    );
 }
 
 /// The bulk path keeps every field, tag and event of each SIM, and a batch with one bad SIM

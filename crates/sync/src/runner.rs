@@ -107,9 +107,11 @@ impl Runner {
         }
         drop(_guard);
         let outcome = result?;
-        if job.feeds_alerts() && outcome.status != "failed" {
-            // Fresh data: evaluate the rules now rather than at the next alerts tick. Delivery
-            // stays with the notify job, so a slow channel never holds up a sync.
+        let fresh_data = job.feeds_alerts() && outcome.status != "failed";
+        let refused_actions = job == Job::Outbox && outcome.status == "partial";
+        if fresh_data || refused_actions {
+            // Evaluate the rules now rather than at the next alerts tick. Delivery stays with
+            // the notify job, so a slow channel never holds up a sync.
             match Box::pin(self.run(Job::Alerts)).await {
                 Ok(_) | Err(RunError::Busy(_)) | Err(RunError::Elsewhere(_)) => {}
                 Err(e) => tracing::warn!(error = %e, "alert evaluation after {} failed", job.as_str()),

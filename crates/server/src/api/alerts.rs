@@ -160,13 +160,15 @@ async fn update_rule(
 pub fn rule_update(kind: AlertKind, body: UpdateRule) -> ApiResult<RuleUpdate> {
     let mut v = Validator::default();
     if let Some(t) = body.threshold {
-        let max = match kind.spec().threshold_unit {
-            "percent" => 100,
-            "none" => 0,
-            _ => 10_000,
+        let (min, max) = match kind.spec().threshold_unit {
+            "percent" => (0, 100),
+            "none" => (0, 0),
+            // Smaller multiples of the MAD would flag ordinary days (and those are not stored).
+            "k" => (simfleet_domain::alerts::ANOMALY_MIN_K, 1000),
+            _ => (0, 10_000),
         };
-        if !(0..=max).contains(&t) {
-            v.add("threshold", format!("must be between 0 and {max} ({})", kind.spec().threshold_unit));
+        if !(min..=max).contains(&t) {
+            v.add("threshold", format!("must be between {min} and {max} ({})", kind.spec().threshold_unit));
         }
     }
     let scope_tag = body.scope_tag.map(super::non_empty);

@@ -8,7 +8,7 @@ use crate::extract::{Json, Query};
 use axum::extract::{Path, State};
 use chrono::{Datelike, Days, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
-use simfleet_domain::alerts::{forecast, Forecast, FORECAST_WINDOW_DAYS};
+use simfleet_domain::alerts::{forecast, Forecast, ANOMALY_MIN_K, FORECAST_WINDOW_DAYS};
 use simfleet_domain::AlertKind;
 use simfleet_store::{Anomaly, FleetDay};
 use utoipa::{IntoParams, ToSchema};
@@ -173,7 +173,7 @@ pub fn heatmap_cells(rows: &[FleetDay], from: NaiveDate, to: NaiveDate) -> Vec<H
 pub struct AnomalyQuery {
     /// The day to examine (default yesterday, the last complete day).
     pub day: Option<NaiveDate>,
-    /// The k of median + k × MAD (default: the usage_anomaly rule's threshold).
+    /// The k of median + k × MAD, 2 to 1000 (default: the usage_anomaly rule's threshold).
     pub k: Option<i64>,
     pub limit: Option<i64>,
 }
@@ -203,8 +203,8 @@ async fn anomalies(
     let k = anomaly_k(&app, q.k).await?;
     let limit = q.limit.unwrap_or(100);
     let mut v = Validator::default();
-    if !(0..=1000).contains(&k) {
-        v.add("k", "must be between 0 and 1000");
+    if !(ANOMALY_MIN_K..=1000).contains(&k) {
+        v.add("k", format!("must be between {ANOMALY_MIN_K} and 1000"));
     }
     if !(1..=1000).contains(&limit) {
         v.add("limit", "must be between 1 and 1000");

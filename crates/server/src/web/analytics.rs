@@ -30,11 +30,8 @@ const TOP: i64 = 20;
 const MAX_DAYS: u64 = 3660;
 /// The heatmap shows at most this many weeks (the end of a longer range).
 const HEATMAP_WEEKS: u64 = 53;
-/// Anomalies need each day's 28 days before, so a long range is examined only at its end
-/// (one scan of about 200,000 usage rows for 1,000 SIMs at this length).
-const ANOMALY_DAYS: u64 = 186;
 /// At most this many anomalies are listed (the newest).
-const ANOMALIES_SHOWN: usize = 200;
+const ANOMALIES_SHOWN: i64 = 200;
 
 #[derive(Deserialize, Default)]
 #[serde(default)]
@@ -121,17 +118,18 @@ impl AnomalyRow {
 struct Anomalies {
     /// Newest day first.
     rows: Vec<AnomalyRow>,
-    /// The range was longer than [`ANOMALY_DAYS`], so only its end was examined.
-    cut: bool,
+    /// The range has more than [`ANOMALIES_SHOWN`].
+    more: bool,
     k: i64,
 }
 
 async fn anomalies(app: &AppState, from: NaiveDate, to: NaiveDate) -> Result<Anomalies, WebError> {
     let k = anomaly_k(app, None).await?;
-    let first = from.max(to - Days::new(ANOMALY_DAYS - 1));
-    let found = app.store.usage_anomalies_between(first, to, k).await?;
-    let rows = found.into_iter().take(ANOMALIES_SHOWN).map(|a| AnomalyRow::new(a, k)).collect();
-    Ok(Anomalies { rows, cut: first > from, k })
+    let mut found = app.store.usage_anomalies_between(from, to, k, ANOMALIES_SHOWN + 1).await?;
+    let more = found.len() as i64 > ANOMALIES_SHOWN;
+    found.truncate(ANOMALIES_SHOWN as usize);
+    let rows = found.into_iter().map(|a| AnomalyRow::new(a, k)).collect();
+    Ok(Anomalies { rows, more, k })
 }
 
 async fn page(ctx: Ctx, State(app): State<AppState>, Query(r): Query<Range>) -> Result<Response, WebError> {
@@ -164,7 +162,7 @@ async fn page(ctx: Ctx, State(app): State<AppState>, Query(r): Query<Range>) -> 
             trend => script_json(&points),
             heatmap => script_json(&cells), weekdays => weekday_averages(&cells), heatmap_from => cells.first().map(|c| c.day.to_string()),
             heatmap_weeks => cells.last().zip(cells.first()).map(|(l, f)| (l.week - f.week).num_days() / 7 + 1),
-            anomalies => found.rows, anomalies_cut => found.cut, anomaly_days => ANOMALY_DAYS, anomaly_k => found.k,
+            anomalies => found.rows, anomalies_more => found.more, anomalies_shown => ANOMALIES_SHOWN, anomaly_k => found.k,
         },
     )
 }

@@ -102,6 +102,16 @@ impl Server {
     }
 }
 
+impl Server {
+    /// SIGKILL (no chance to finish anything), then what it logged.
+    pub fn sigkill(mut self) -> String {
+        self.child.kill().expect("SIGKILL");
+        self.child.wait().unwrap();
+        std::thread::sleep(Duration::from_millis(50)); // let the reader drain
+        self.log()
+    }
+}
+
 impl Drop for Server {
     fn drop(&mut self) {
         let _ = self.child.kill();
