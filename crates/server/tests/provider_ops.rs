@@ -458,6 +458,52 @@ async fn orders_products_support_limits_and_transfers(dialect: Dialect) {
     sim.shutdown().await;
 }
 
+async fn imei_lock_of(app: &TestApp, iccid: &str) -> Value {
+    app.get(&format!("/api/v1/sims/{iccid}"), &app.viewer).await.1["imei_lock"].clone()
+}
+
+/// Locking a SIM to its device goes through the outbox to the provider, and the SIM sync
+/// then shows it locked here; releasing it works the same way.
+async fn imei_lock_goes_through_the_outbox(dialect: Dialect) {
+    let Some((sim, app)) = setup(dialect, 12).await else { return };
+    let record = sim.state().sims().into_iter().find(|r| !r.imei_lock).expect("an unlocked SIM");
+    let iccid = &record.iccid_with_luhn;
+    let path = format!("/api/v1/sims/{iccid}/imei-lock");
+    assert_eq!(imei_lock_of(&app, iccid).await, json!(false));
+
+    let (s, _) = app.post(&path, &app.viewer, json!({"locked": true})).await;
+    assert_eq!(s, StatusCode::FORBIDDEN, "viewers change nothing");
+    let (s, res) = app.post(&path, &app.operator, json!({"locked": "yes"})).await;
+    assert_eq!(s, StatusCode::BAD_REQUEST, "{res}");
+    assert!(res["detail"].as_str().unwrap().contains("locked"), "{res}");
+    let own = app.sim(90, json!({})).await;
+    let (s, res) = app.post(&format!("/api/v1/sims/{own}/imei-lock"), &app.operator, json!({"locked": true})).await;
+    assert!(s.is_client_error() && res["detail"].as_str().unwrap().contains("no provider"), "{s} {res}");
+
+    let (s, res) = app.post(&path, &app.operator, json!({"locked": true})).await;
+    assert_eq!(s, StatusCode::ACCEPTED, "{res}");
+    assert_eq!((res["action"].as_str(), res["status"].as_str()), (Some("set_imei_lock"), Some("pending")), "{res}");
+    assert!(!sim.state().sim(&record.iccid).unwrap().imei_lock, "nothing reaches the provider before the outbox runs");
+    let run = app.run_job("outbox").await;
+    assert_eq!(run["items_ok"], 1, "{run}");
+    assert!(sim.state().sim(&record.iccid).unwrap().imei_lock);
+    let status_kept = sim.state().sim(&record.iccid).unwrap().status;
+    assert_eq!(status_kept, record.status, "the lock leaves the SIM's status as it was");
+    let applied = events(&app, iccid, "PROVIDER_ACTION_APPLIED").await;
+    assert!(applied.iter().any(|e| e["note"] == "IMEI lock turned on at the provider"), "{applied:?}");
+    app.run_job("sims").await;
+    assert_eq!(imei_lock_of(&app, iccid).await, json!(true));
+
+    let (s, _) = app.post(&path, &app.operator, json!({"locked": false})).await;
+    assert_eq!(s, StatusCode::ACCEPTED);
+    app.run_job("outbox").await;
+    app.run_job("sims").await;
+    assert!(!sim.state().sim(&record.iccid).unwrap().imei_lock);
+    assert_eq!(imei_lock_of(&app, iccid).await, json!(false));
+    app.stop().await;
+    sim.shutdown().await;
+}
+
 macro_rules! on_both {
     ($($name:ident),* $(,)?) => {
         mod sqlite {
@@ -483,5 +529,6 @@ on_both!(
     top_ups_are_delivered_exactly_once_across_a_restart,
     provider_refusals_are_precise,
     sms_and_connectivity_resets,
+    imei_lock_goes_through_the_outbox,
     orders_products_support_limits_and_transfers,
 );

@@ -86,13 +86,14 @@ async fn viewers_read_operators_act_admins_spend(dialect: Dialect) {
     }
     assert!(!get(&app, &viewer.cookie, "/provider/limits").await.1.contains("<select"), "limits are read only");
     let (_, page) = get(&app, &viewer.cookie, &format!("/sims/{iccid}")).await;
-    for form in ["/sms\"", "/topup\"", "/reset-connectivity\"", "action=\"/provider/support\""] {
+    for form in ["/sms\"", "/topup\"", "/reset-connectivity\"", "/imei-lock\"", "action=\"/provider/support\""] {
         assert!(!page.contains(form), "no {form} form for a viewer");
     }
     assert!(!get(&app, &viewer.cookie, "/sims").await.1.contains("value=\"topup\""));
     let operator = sign_in(&app, "operator").await;
     let (_, page) = get(&app, &operator.cookie, &format!("/sims/{iccid}")).await;
     assert!(page.contains("id=\"send-sms\"") && page.contains("id=\"reset-connectivity\""));
+    assert!(page.contains("id=\"imei-lock-toggle\""), "operators lock SIMs to their device");
     assert!(!page.contains("id=\"top-up\""), "top-ups are for admins");
     let (_, list) = get(&app, &operator.cookie, "/sims").await;
     assert!(list.contains("value=\"sms\"") && !list.contains("value=\"topup\""));
@@ -103,9 +104,11 @@ async fn viewers_read_operators_act_admins_spend(dialect: Dialect) {
     let bulk_topup = [("action", "topup"), ("iccid", iccid.as_str())];
     let bulk_transfer = [("action", "transfer"), ("iccid", iccid.as_str()), ("target_organisation", "42")];
     let bulk_auto = [("action", "auto-topup-on"), ("iccid", iccid.as_str())];
-    let forbidden: [(&Session, &str, Form); 12] = [
+    let imei_lock = format!("/sims/{iccid}/imei-lock");
+    let forbidden: [(&Session, &str, Form); 13] = [
         (&viewer, &sms, &[("payload", "hi")]),
         (&viewer, &reset, &[]),
+        (&viewer, &imei_lock, &[("lock", "on")]),
         (&viewer, "/provider/support", &[("subject", "s"), ("text", "t")]),
         (&viewer, "/provider/products/refresh", &[]),
         (&operator, &topup, &[]),
@@ -137,6 +140,17 @@ async fn viewers_read_operators_act_admins_spend(dialect: Dialect) {
     let res = client().post(format!("{}{sms}", app.base)).header(COOKIE, &admin.cookie).form(&forged).send().await;
     assert_eq!(res.unwrap().status(), StatusCode::FORBIDDEN, "another session's token");
     assert_eq!(sim.state().orders().len(), orders_before, "nothing was ordered");
+
+    // An operator locks the SIM to its device from the details; the next SIM sync shows it.
+    let lock = if page.contains("value=\"off\"") { "off" } else { "on" };
+    let message = flash(&follow(&app, &operator, post(&app, &operator, &imei_lock, &[("lock", lock)]).await).await.1);
+    let expected = if lock == "on" { "IMEI lock queued" } else { "Release of the IMEI lock queued" };
+    assert!(message.contains(expected), "{message}");
+    assert_eq!(app.run_job("outbox").await["items_ok"], 1);
+    app.run_job("sims").await;
+    let (_, after) = get(&app, &operator.cookie, &format!("/sims/{iccid}")).await;
+    let shown = if lock == "on" { ">Release</button>" } else { ">Lock to this device</button>" };
+    assert!(after.contains(shown), "the page shows the new lock state");
 
     app.stop().await;
     sim.shutdown().await;

@@ -23,6 +23,10 @@ pub struct Sim {
     pub tariff_plan_id: Option<i64>,
     pub activation_code: Option<String>,
     pub provider: Provider,
+    /// Provider-side attributes as the last SIM sync saw them (never edited here).
+    pub provider_status: Option<String>,
+    pub imei_lock: Option<bool>,
+    pub ip_address: Option<String>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }

@@ -17,6 +17,8 @@ pub enum ProviderAction {
     /// Let the SIM use the network (`true`) or not.
     SetEnabled(bool),
     SetLabel(Option<String>),
+    /// Let the SIM work only in the device it is in now (`true`), or in any device.
+    SetImeiLock(bool),
     /// Buy more data and SMS volume; the provider answers with an order.
     TopUp {
         payment_method: Option<String>,
@@ -55,6 +57,7 @@ impl ProviderAction {
         match self {
             ProviderAction::SetEnabled(_) => "set_status",
             ProviderAction::SetLabel(_) => "set_label",
+            ProviderAction::SetImeiLock(_) => "set_imei_lock",
             ProviderAction::TopUp { .. } => "top_up",
             ProviderAction::SetAutoTopUp(_) => "set_auto_top_up",
             ProviderAction::SendSms(_) => "send_sms",
@@ -69,6 +72,7 @@ impl ProviderAction {
         match self {
             ProviderAction::SetEnabled(on) => json!({ "status": if *on { "Enabled" } else { "Disabled" } }),
             ProviderAction::SetLabel(label) => json!({ "label": label }),
+            ProviderAction::SetImeiLock(on) => json!({ "imei_lock": on }),
             ProviderAction::TopUp { payment_method } => json!({ "payment_method": payment_method }),
             ProviderAction::SetAutoTopUp(on) => json!({ "enabled": on }),
             ProviderAction::SendSms(sms) => serde_json::to_value(sms).unwrap_or_default(),

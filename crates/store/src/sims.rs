@@ -12,8 +12,8 @@ use std::collections::HashMap;
 
 pub(crate) const SIM_COLUMNS: &str =
     "s.id, s.iccid, s.imsi, s.msisdn, s.imei, s.type, s.status, s.pin_enc, s.puk_enc, \
-     s.label, s.customer_id, s.tariff_plan_id, s.provider, s.created_at, s.updated_at, \
-     (SELECT a.code FROM activation_codes a WHERE a.sim_id = s.id ORDER BY a.id DESC LIMIT 1) AS activation_code";
+     s.label, s.customer_id, s.tariff_plan_id, s.provider, s.provider_status, s.imei_lock, s.ip_address, \
+     s.created_at, s.updated_at, (SELECT a.code FROM activation_codes a WHERE a.sim_id = s.id ORDER BY a.id DESC LIMIT 1) AS activation_code";
 
 /// A SIM as a query returns it: as a row (single SIM reads) or as an element of the JSON
 /// document the list query builds, which also carries the tags.
@@ -34,6 +34,9 @@ pub(crate) struct SimRow {
     customer_id: Option<i64>,
     tariff_plan_id: Option<i64>,
     provider: String,
+    provider_status: Option<String>,
+    imei_lock: Option<bool>,
+    ip_address: Option<String>,
     created_at: DateTime<Utc>,
     updated_at: DateTime<Utc>,
     activation_code: Option<String>,
@@ -64,6 +67,9 @@ impl SimRow {
             customer_id: self.customer_id,
             tariff_plan_id: self.tariff_plan_id,
             activation_code: self.activation_code,
+            provider_status: self.provider_status,
+            imei_lock: self.imei_lock,
+            ip_address: self.ip_address,
             created_at: self.created_at,
             updated_at: self.updated_at,
         })
@@ -166,11 +172,19 @@ impl Store {
     /// activation code, as one JSON document built by the database. Rows one by one cost far
     /// more in the driver (SQLite hands each row across threads) than the query itself.
     async fn fetch_sims(&self, inner: Sql) -> StoreResult<Vec<Sim>> {
-        let fields = "'id', q.id, 'iccid', q.iccid, 'imsi', q.imsi, 'msisdn', q.msisdn, 'imei', q.imei, \
+        // SQLite keeps booleans as 0/1; JSON needs true/false.
+        let imei_lock = match self.dialect() {
+            Dialect::Sqlite => "CASE q.imei_lock WHEN 1 THEN json('true') WHEN 0 THEN json('false') END",
+            Dialect::Postgres => "q.imei_lock",
+        };
+        let fields = format!(
+            "'id', q.id, 'iccid', q.iccid, 'imsi', q.imsi, 'msisdn', q.msisdn, 'imei', q.imei, \
              'type', q.type, 'status', q.status, 'pin_enc', q.pin_enc, 'puk_enc', q.puk_enc, 'label', q.label, \
              'customer_id', q.customer_id, 'tariff_plan_id', q.tariff_plan_id, 'provider', q.provider, \
+             'provider_status', q.provider_status, 'imei_lock', {imei_lock}, 'ip_address', q.ip_address, \
              'created_at', q.created_at, 'updated_at', q.updated_at, \
-             'activation_code', (SELECT a.code FROM activation_codes a WHERE a.sim_id = q.id ORDER BY a.id DESC LIMIT 1)";
+             'activation_code', (SELECT a.code FROM activation_codes a WHERE a.sim_id = q.id ORDER BY a.id DESC LIMIT 1)"
+        );
         let outer = match self.dialect() {
             Dialect::Sqlite => format!(
                 "SELECT json_group_array(json_object({fields}, 'tags', \

@@ -647,7 +647,7 @@ impl Syncer {
         let retry = item.attempts > 1;
         let note = |text: String| Applied { event_note: Some(text), ..Applied::default() };
         match item.action.as_str() {
-            "set_status" | "set_label" => legacy_update(client, item, &provider_ref, &payload).await,
+            "set_status" | "set_label" | "set_imei_lock" => legacy_update(client, item, &provider_ref, &payload).await,
             "top_up" => {
                 let pm = payment(&payload)?;
                 let existing =
@@ -782,7 +782,7 @@ impl Syncer {
     }
 }
 
-/// Status and label changes (idempotent `PUT /v1/sims/{iccid}`).
+/// Status, label and IMEI-lock changes (idempotent `PUT /v1/sims/{iccid}`).
 async fn legacy_update(
     client: &onence::Client,
     item: &simfleet_store::OutboxItem,
@@ -803,6 +803,20 @@ async fn legacy_update(
             let current = item.provider_status.as_deref().unwrap_or("Enabled");
             let label = payload["label"].as_str().map(str::to_owned).or(Some(String::new()));
             (SimUpdate { iccid: provider_ref.clone(), label, imei_lock: None, status: status_of(current) }, None)
+        }
+        "set_imei_lock" => {
+            let current = item.provider_status.as_deref().unwrap_or("Enabled");
+            let lock = payload["imei_lock"].as_bool().unwrap_or(false);
+            let update = SimUpdate {
+                iccid: provider_ref.clone(),
+                label: None,
+                imei_lock: Some(lock),
+                status: status_of(current),
+            };
+            client.update_sim(&provider_ref, &update).await?;
+            let note =
+                if lock { "IMEI lock turned on at the provider" } else { "IMEI lock turned off at the provider" };
+            return Ok(Applied { event_note: Some(note.into()), ..Applied::default() });
         }
         other => return Err(Delivery::refused(format!("unknown action {other}"))),
     };

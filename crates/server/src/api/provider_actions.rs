@@ -1,5 +1,5 @@
 //! Provider actions on SIMs that go through the outbox: top-ups, auto top-up, SMS,
-//! connectivity resets, transfers and extensions. A request queues the action with a
+//! connectivity resets, IMEI lock, transfers and extensions. A request queues the action with a
 //! `PROVIDER_ACTION_REQUESTED` event in one transaction and answers 202 with the queued
 //! actions; the `outbox` job delivers them (in order per SIM, retried through outages) and
 //! records the outcome: `PROVIDER_ACTION_APPLIED` (with the order a top-up created) or
@@ -27,6 +27,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(auto_top_up))
         .routes(routes!(reset_connectivity))
         .routes(routes!(reset_connectivity_many))
+        .routes(routes!(imei_lock))
         .routes(routes!(send_sms))
         .routes(routes!(send_sms_many))
         .routes(routes!(transfer))
@@ -234,6 +235,38 @@ async fn reset_connectivity(
     Path(iccid): Path<String>,
 ) -> ApiResult<(StatusCode, Json<ProviderActionView>)> {
     Ok((StatusCode::ACCEPTED, Json(queue_one(&app, &iccid, ProviderAction::ResetConnectivity, &op.actor()).await?)))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ImeiLockRequest {
+    /// `true` locks the SIM to the device (IMEI) it is in now; `false` lets it work in any.
+    pub locked: bool,
+}
+
+/// Lock a SIM to its current device, or release it (operator). The SIM's `imei_lock` follows
+/// at the next SIM sync; until then the action is listed as pending.
+#[utoipa::path(post, path = "/sims/{iccid}/imei-lock", tag = "provider", params(("iccid" = String, Path)),
+    request_body = ImeiLockRequest,
+    responses((status = 202, body = ProviderActionView), (status = 403, body = Problem), (status = 404, body = Problem), (status = 422, body = Problem)))]
+async fn imei_lock(
+    op: Operator,
+    State(app): State<AppState>,
+    Path(iccid): Path<String>,
+    Body(req): Body<ImeiLockRequest>,
+) -> ApiResult<(StatusCode, Json<ProviderActionView>)> {
+    let action = ProviderAction::SetImeiLock(req.locked);
+    Ok((StatusCode::ACCEPTED, Json(queue_one(&app, &iccid, action, &op.actor()).await?)))
+}
+
+/// Queues locking or releasing the IMEI lock of each SIM (the dashboard).
+pub(crate) async fn imei_lock_sims(
+    app: &AppState,
+    iccids: &[String],
+    locked: bool,
+    actor: &str,
+) -> ApiResult<Vec<ProviderActionView>> {
+    queue(app, iccids, bulk_checks(iccids), ProviderAction::SetImeiLock(locked), actor).await
 }
 
 #[derive(Debug, Deserialize, ToSchema)]

@@ -41,6 +41,11 @@ pub struct SimView {
     pub tariff_plan_id: Option<i64>,
     pub activation_code: Option<String>,
     pub provider: Provider,
+    /// As the provider last reported it (1NCE: `Enabled` or `Disabled`).
+    pub provider_status: Option<String>,
+    /// Whether the provider locks the SIM to the device it is in (the IMEI).
+    pub imei_lock: Option<bool>,
+    pub ip_address: Option<String>,
     pub has_pin: bool,
     pub has_puk: bool,
     /// Lifecycle actions possible from the current status.
@@ -67,6 +72,9 @@ impl From<Sim> for SimView {
             tariff_plan_id: s.tariff_plan_id,
             activation_code: s.activation_code,
             provider: s.provider,
+            provider_status: s.provider_status,
+            imei_lock: s.imei_lock,
+            ip_address: s.ip_address,
             created_at: s.created_at,
             updated_at: s.updated_at,
         }

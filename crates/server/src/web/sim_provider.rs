@@ -5,7 +5,8 @@
 use super::page::{redirect_with, urlencode, Ctx, WebError};
 use super::provider::provider_message;
 use crate::api::provider_actions::{
-    auto_top_up_sims, extend_sims, reset_sims, sms_sims, top_up_sims, transfer_sims, SmsRequest, PAYMENT_METHODS,
+    auto_top_up_sims, extend_sims, imei_lock_sims, reset_sims, sms_sims, top_up_sims, transfer_sims, SmsRequest,
+    PAYMENT_METHODS,
 };
 use crate::app::AppState;
 use axum::extract::{Path, State};
@@ -25,6 +26,7 @@ pub fn router() -> Router<AppState> {
         .route("/sims/{iccid}/sms/{id}/cancel", post(cancel_sms))
         .route("/sims/{iccid}/topup", post(top_up))
         .route("/sims/{iccid}/reset-connectivity", post(reset))
+        .route("/sims/{iccid}/imei-lock", post(imei_lock))
         .route("/sims/{iccid}/extend", post(extend))
 }
 
@@ -154,6 +156,33 @@ async fn reset(ctx: Ctx, State(app): State<AppState>, Path(iccid): Path<String>)
     let result = reset_sims(&app, std::slice::from_ref(&iccid), &ctx.actor()).await;
     let message = queued(result, |_| "Connectivity reset queued: the device re-attaches once it is done.".to_owned())?;
     Ok(redirect_with(&back(&iccid, "connectivity"), message))
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct ImeiLockForm {
+    /// `on` or `off`.
+    lock: String,
+}
+
+async fn imei_lock(
+    ctx: Ctx,
+    State(app): State<AppState>,
+    Path(iccid): Path<String>,
+    Form(f): Form<ImeiLockForm>,
+) -> Result<Response, WebError> {
+    ctx.require(Role::Operator)?;
+    app.store.get_sim(&iccid).await?;
+    let on = f.lock == "on";
+    let result = imei_lock_sims(&app, std::slice::from_ref(&iccid), on, &ctx.actor()).await;
+    let message = queued(result, |_| {
+        if on {
+            "IMEI lock queued: the SIM will work only in the device it is in now.".to_owned()
+        } else {
+            "Release of the IMEI lock queued: the SIM will work in any device.".to_owned()
+        }
+    })?;
+    Ok(redirect_with(&back(&iccid, "details"), message))
 }
 
 async fn extend(
