@@ -13,6 +13,9 @@ CREATE TABLE usage_anomalies (
 );
 CREATE INDEX usage_anomalies_day ON usage_anomalies (day);
 
+-- Smaller multiples of the MAD are no longer allowed (those days are not stored).
+UPDATE alert_rules SET threshold = 2 WHERE kind = 'usage_anomaly' AND threshold < 2;
+
 -- Derived data to compute for the history already stored, at the next start.
 CREATE TABLE pending_backfills (name TEXT PRIMARY KEY);
 INSERT INTO pending_backfills (name) VALUES ('usage_anomalies');
