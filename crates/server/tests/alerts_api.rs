@@ -5,7 +5,6 @@ mod common;
 use common::TestApp;
 use reqwest::{Method, StatusCode};
 use serde_json::json;
-use simfleet_store::Quota;
 
 async fn rules_are_listed_and_edited_by_operators(app: &TestApp) {
     let (status, rules) = app.get("/api/v1/alert-rules", &app.viewer).await;
@@ -38,15 +37,7 @@ async fn alerts_are_filtered_acknowledged_and_resolved(app: &TestApp) {
     let low = app.sim(1, json!({})).await;
     let empty = app.sim(2, json!({})).await;
     let store = &app.db.store;
-    let quota = |remaining| Quota {
-        kind: "data".into(),
-        remaining,
-        total: Some(100),
-        expiry_date: None,
-        last_added: None,
-        threshold_percentage: None,
-        updated_at: simfleet_store::now(),
-    };
+    let quota = |remaining| common::data_quota(remaining, 100);
     let id = |iccid: &str| {
         let iccid = iccid.to_owned();
         async move { store.get_sim(&iccid).await.unwrap().id }
@@ -209,20 +200,7 @@ async fn rule_scopes_by_customer_and_tariff_plan(app: &TestApp) {
     let loose = app.sim(5, json!({})).await;
     let all = [&acme_basic, &acme_pro, &globex_basic, &globex_pro, &loose];
     let store = &app.db.store;
-    let mut quotas = Vec::new();
-    for iccid in all {
-        let used_up = Quota {
-            kind: "data".into(),
-            remaining: 0,
-            total: Some(100),
-            expiry_date: None,
-            last_added: None,
-            threshold_percentage: None,
-            updated_at: simfleet_store::now(),
-        };
-        quotas.push((store.get_sim(iccid).await.unwrap().id, used_up));
-    }
-    store.upsert_quotas(&quotas).await.unwrap();
+    app.exhaust_data(all).await;
     let evaluate = || async { store.evaluate_alerts(simfleet_store::now()).await.unwrap() };
     let rule = "/api/v1/alert-rules/quota_exhausted";
 
@@ -294,16 +272,7 @@ async fn deleting_a_scoped_customer_or_plan_is_refused(app: &TestApp) {
     let (newcomer, other) = (app.customer("Newcomer").await, app.customer("Other").await);
     let theirs = app.sim(1, json!({ "customer_id": other })).await;
     let store = &app.db.store;
-    let used_up = Quota {
-        kind: "data".into(),
-        remaining: 0,
-        total: Some(100),
-        expiry_date: None,
-        last_added: None,
-        threshold_percentage: None,
-        updated_at: simfleet_store::now(),
-    };
-    store.upsert_quotas(&[(store.get_sim(&theirs).await.unwrap().id, used_up)]).await.unwrap();
+    app.exhaust_data([&theirs]).await;
     let rule = "/api/v1/alert-rules/quota_exhausted";
     let (status, _) = app.patch(rule, &app.operator, json!({ "scope_customer_id": newcomer })).await;
     assert_eq!(status, StatusCode::OK);

@@ -566,26 +566,6 @@ async fn postgres_refused_provider_action_raises_an_alert() {
     refused_provider_action_raises_an_alert(Dialect::Postgres).await;
 }
 
-/// Gives `iccids` (local SIMs) a used-up data quota, so the next evaluation raises a
-/// `quota_exhausted` alert for each.
-async fn exhaust(app: &TestApp, iccids: &[String]) {
-    let mut rows = Vec::new();
-    for iccid in iccids {
-        let id = app.db.store.get_sim(iccid).await.unwrap().id;
-        let quota = simfleet_store::Quota {
-            kind: "data".into(),
-            remaining: 0,
-            total: Some(100),
-            expiry_date: None,
-            last_added: None,
-            threshold_percentage: None,
-            updated_at: simfleet_store::now(),
-        };
-        rows.push((id, quota));
-    }
-    app.db.store.upsert_quotas(&rows).await.unwrap();
-}
-
 async fn deliveries(app: &TestApp, channel: &Value) -> Vec<Value> {
     let path = format!("/api/v1/notification-channels/{}/deliveries?limit=1000", channel["id"]);
     let (status, log) = app.get(&path, &app.admin).await;
@@ -620,7 +600,7 @@ async fn digest_channel_sends_one_message_per_interval(dialect: Dialect) {
 
     let first: Vec<String> =
         [app.sim(1, json!({})).await, app.sim(2, json!({})).await, app.sim(3, json!({})).await].into();
-    exhaust(&app, &first).await;
+    app.exhaust_data(&first).await;
     run_job(&app, "alerts").await;
     run_job(&app, "notify").await;
     {
@@ -639,7 +619,7 @@ async fn digest_channel_sends_one_message_per_interval(dialect: Dialect) {
 
     // Two more alerts within the interval: held for the next digest; the webhook is not held.
     let second: Vec<String> = [app.sim(4, json!({})).await, app.sim(5, json!({})).await].into();
-    exhaust(&app, &second).await;
+    app.exhaust_data(&second).await;
     run_job(&app, "alerts").await;
     run_job(&app, "notify").await;
     run_job(&app, "notify").await;
@@ -696,7 +676,7 @@ async fn a_channel_without_digest_is_no_longer_held(dialect: Dialect) {
         .await;
     assert_eq!(status, StatusCode::CREATED, "{mail}");
     let first = app.sim(1, json!({})).await;
-    exhaust(&app, std::slice::from_ref(&first)).await;
+    app.exhaust_data(std::slice::from_ref(&first)).await;
     run_job(&app, "alerts").await;
     run_job(&app, "notify").await;
     assert_eq!(mails.lock().unwrap().len(), 1, "the first digest goes at once");
@@ -707,7 +687,7 @@ async fn a_channel_without_digest_is_no_longer_held(dialect: Dialect) {
     let (status, updated) = app.call(reqwest::Method::PUT, &path, Some(&app.admin), Some(body)).await;
     assert_eq!((status, updated["digest_minutes"].is_null()), (StatusCode::OK, true), "{updated}");
     let second = app.sim(2, json!({})).await;
-    exhaust(&app, std::slice::from_ref(&second)).await;
+    app.exhaust_data(std::slice::from_ref(&second)).await;
     run_job(&app, "alerts").await;
     run_job(&app, "notify").await;
     let mails = mails.lock().unwrap().clone();

@@ -504,28 +504,7 @@ async fn imei_lock_goes_through_the_outbox(dialect: Dialect) {
     sim.shutdown().await;
 }
 
-macro_rules! on_both {
-    ($($name:ident),* $(,)?) => {
-        mod sqlite {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() {
-                    super::$name(simfleet_store::Dialect::Sqlite).await;
-                }
-            )*
-        }
-        mod postgres {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() {
-                    super::$name(simfleet_store::Dialect::Postgres).await;
-                }
-            )*
-        }
-    };
-}
-
-on_both!(
+dialect_tests!(
     top_ups_are_delivered_exactly_once_across_a_restart,
     provider_refusals_are_precise,
     sms_and_connectivity_resets,

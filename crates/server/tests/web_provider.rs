@@ -269,15 +269,7 @@ async fn sim_page_lists_alerts_and_network_events(dialect: Dialect) {
     let (_, api) = app.get(&format!("/api/v1/sims/{iccid}/network-events"), &app.viewer).await;
     let first = api["items"][0]["event_type"].as_str().expect("the simulator reports events").to_owned();
     let s = app.db.store.get_sim(iccid).await.unwrap();
-    let low = simfleet_store::Quota {
-        kind: "data".into(),
-        remaining: 6 * 1_048_576,
-        total: Some(100 * 1_048_576),
-        expiry_date: None,
-        last_added: None,
-        threshold_percentage: None,
-        updated_at: simfleet_store::now(),
-    };
+    let low = common::data_quota(6 * 1_048_576, 100 * 1_048_576);
     app.db.store.upsert_quotas(&[(s.id, low)]).await.unwrap();
     assert_eq!(app.run_job("alerts").await["status"], "success");
     let viewer = sign_in(&app, "viewer").await;
@@ -291,28 +283,7 @@ async fn sim_page_lists_alerts_and_network_events(dialect: Dialect) {
     sim.shutdown().await;
 }
 
-macro_rules! on_both {
-    ($($name:ident),* $(,)?) => {
-        mod sqlite {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() {
-                    super::$name(simfleet_store::Dialect::Sqlite).await;
-                }
-            )*
-        }
-        mod postgres {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() {
-                    super::$name(simfleet_store::Dialect::Postgres).await;
-                }
-            )*
-        }
-    };
-}
-
-on_both!(
+dialect_tests!(
     catalogue_orders_and_limits,
     viewers_read_operators_act_admins_spend,
     sim_page_sms_support_topups_and_refusals,

@@ -302,8 +302,8 @@ impl Store {
         Ok(())
     }
 
-    /// A conflict naming the alert rules scoped to `what` (by `column`), if any: deleting it
-    /// would leave them scoped to nothing, that is to the whole fleet.
+    /// A conflict naming the alert rules scoped to `what` (by `column`), if any: called when a
+    /// delete guarded against such rules removed nothing.
     pub(crate) async fn refuse_if_scoping_rules(&self, column: &str, id: i64, what: &str) -> StoreResult<()> {
         let sql = format!("SELECT kind FROM alert_rules WHERE {column} = $1 ORDER BY kind");
         let kinds: Vec<String> = with_db!(self, c => sqlx::query_scalar(&sql).bind(id).fetch_all(c).await)?;

@@ -74,9 +74,8 @@ impl Store {
                 message: format!("customer {id} still has {} SIM(s); reassign them first", customer.sim_count),
             });
         }
-        self.refuse_if_scoping_rules("scope_customer_id", id, &format!("customer {id}")).await?;
-        // Checked again in the statement: a rule scoped meanwhile would otherwise lose its scope
-        // (the key is ON DELETE SET NULL) and alert for the whole fleet.
+        // A rule scoped to the customer would lose its scope (the key is ON DELETE SET NULL)
+        // and alert for the whole fleet: the statement itself refuses while one names it.
         let sql = Sql::with(
             "DELETE FROM customers WHERE id = $1 AND NOT EXISTS (SELECT 1 FROM alert_rules WHERE scope_customer_id = $1)",
             vec![id.into()],

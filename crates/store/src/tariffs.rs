@@ -110,7 +110,7 @@ impl Store {
                 message: format!("tariff plan {id} is still used by {} SIM(s)", plan.sim_count),
             });
         }
-        self.refuse_if_scoping_rules("scope_tariff_plan_id", id, &format!("tariff plan {id}")).await?;
+        // As for customers: never delete the plan from under a rule scoped to it.
         let sql = Sql::with(
             "DELETE FROM tariff_plans WHERE id = $1 AND NOT EXISTS (SELECT 1 FROM alert_rules WHERE scope_tariff_plan_id = $1)",
             vec![id.into()],

@@ -791,37 +791,27 @@ async fn legacy_update(
 ) -> Result<Applied, Delivery> {
     let provider_ref = provider_ref.to_owned();
     let status_of = |s: &str| if s == "Enabled" { ProviderStatus::Enabled } else { ProviderStatus::Disabled };
-    let (update, new_status) = match item.action.as_str() {
+    let current = status_of(item.provider_status.as_deref().unwrap_or("Enabled"));
+    let update = |label, imei_lock, status| SimUpdate { iccid: provider_ref.clone(), label, imei_lock, status };
+    let (update, applied) = match item.action.as_str() {
         "set_status" => {
             let status = payload["status"].as_str().unwrap_or("Disabled").to_owned();
-            (
-                SimUpdate { iccid: provider_ref.clone(), label: None, imei_lock: None, status: status_of(&status) },
-                Some(status),
-            )
+            (update(None, None, status_of(&status)), Applied { provider_status: Some(status), ..Applied::default() })
         }
         "set_label" => {
-            let current = item.provider_status.as_deref().unwrap_or("Enabled");
             let label = payload["label"].as_str().map(str::to_owned).or(Some(String::new()));
-            (SimUpdate { iccid: provider_ref.clone(), label, imei_lock: None, status: status_of(current) }, None)
+            (update(label, None, current), Applied::default())
         }
         "set_imei_lock" => {
-            let current = item.provider_status.as_deref().unwrap_or("Enabled");
             let lock = payload["imei_lock"].as_bool().unwrap_or(false);
-            let update = SimUpdate {
-                iccid: provider_ref.clone(),
-                label: None,
-                imei_lock: Some(lock),
-                status: status_of(current),
-            };
-            client.update_sim(&provider_ref, &update).await?;
             let note =
                 if lock { "IMEI lock turned on at the provider" } else { "IMEI lock turned off at the provider" };
-            return Ok(Applied { event_note: Some(note.into()), ..Applied::default() });
+            (update(None, Some(lock), current), Applied { event_note: Some(note.into()), ..Applied::default() })
         }
         other => return Err(Delivery::refused(format!("unknown action {other}"))),
     };
     client.update_sim(&provider_ref, &update).await?;
-    Ok(Applied { provider_status: new_status, ..Applied::default() })
+    Ok(applied)
 }
 
 /// The inventory's view of a provider SIM. The ICCID with its check digit is the key;

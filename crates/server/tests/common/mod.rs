@@ -252,3 +252,53 @@ macro_rules! api_tests {
         }
     };
 }
+
+/// Declares each `async fn name(dialect: Dialect)` as `sqlite::name` and `postgres::name`, for
+/// tests that set up their own app (with a simulator, say).
+#[macro_export]
+macro_rules! dialect_tests {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    super::$name(simfleet_store::Dialect::Sqlite).await;
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    super::$name(simfleet_store::Dialect::Postgres).await;
+                }
+            )*
+        }
+    };
+}
+
+/// A data quota of `remaining` of `total` bytes, as the quota sync stores it.
+#[allow(dead_code)]
+pub fn data_quota(remaining: i64, total: i64) -> simfleet_store::Quota {
+    simfleet_store::Quota {
+        kind: "data".into(),
+        remaining,
+        total: Some(total),
+        expiry_date: None,
+        last_added: None,
+        threshold_percentage: None,
+        updated_at: simfleet_store::now(),
+    }
+}
+
+impl TestApp {
+    /// Gives these SIMs a used-up data quota, so the next evaluation raises `quota_exhausted`.
+    #[allow(dead_code)]
+    pub async fn exhaust_data(&self, iccids: impl IntoIterator<Item = impl AsRef<str>>) {
+        let mut rows = Vec::new();
+        for iccid in iccids {
+            rows.push((self.db.store.get_sim(iccid.as_ref()).await.unwrap().id, data_quota(0, 100)));
+        }
+        self.db.store.upsert_quotas(&rows).await.unwrap();
+    }
+}
