@@ -34,6 +34,8 @@
     }
     return tip;
   }
+  // Shared with the other chart scripts of a page (heatmap.js), which load after this one.
+  window.simfleetCharts = { bytes, tooltip };
 
   function svgFor(el) {
     d3.select(el).selectAll("svg").remove();

@@ -2,19 +2,14 @@
 // (<script type="application/json" id="chart-data">, key named by data-source): one
 // rect.cell per day, a sequential colour scale with its legend, and a tooltip per cell.
 // The page lists the weekday averages as text, so nothing is lost without JavaScript.
+// Needs charts.js (loaded first) for its byte formatting and tooltip.
 (function () {
   "use strict";
   const holder = document.getElementById("chart-data");
-  if (!holder || !window.d3) return;
+  if (!holder || !window.d3 || !window.simfleetCharts) return;
   const data = JSON.parse(holder.textContent);
 
-  const UNITS = ["B", "KB", "MB", "GB", "TB", "PB"];
-  function bytes(n) {
-    let v = Math.abs(n), u = 0;
-    while (v >= 1024 && u < UNITS.length - 1) { v /= 1024; u++; }
-    const s = u === 0 ? String(Math.round(v)) : v >= 100 ? v.toFixed(0) : v.toFixed(1);
-    return (n < 0 ? "-" : "") + s + " " + UNITS[u];
-  }
+  const { bytes, tooltip } = window.simfleetCharts;
   const parseDay = d3.utcParse("%Y-%m-%d");
   const dayLabel = d3.utcFormat("%a, %b %-d, %Y");
   const weekLabel = d3.utcFormat("%b %-d");
@@ -22,16 +17,6 @@
   const WEEKDAYS = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"];
   const EMPTY = "#f1f5f9";
 
-  function tooltip(el) {
-    let tip = el.querySelector(".chart-tip");
-    if (!tip) {
-      tip = document.createElement("div");
-      tip.className = "chart-tip";
-      tip.hidden = true;
-      el.appendChild(tip);
-    }
-    return tip;
-  }
 
   function legend(svg, color, max, x0, y0, width) {
     const id = "heatmap-gradient";
