@@ -171,6 +171,11 @@ impl IntoResponse for ApiError {
         if matches!(self, ApiError::Unauthorized(_)) {
             res.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
         }
+        if matches!(self, ApiError::PayloadTooLarge) {
+            // The rest of the body is not read, so the connection cannot carry another request:
+            // saying so keeps a client from sending its next request on it.
+            res.headers_mut().insert(header::CONNECTION, HeaderValue::from_static("close"));
+        }
         res
     }
 }
@@ -185,6 +190,10 @@ impl From<StoreError> for ApiError {
             StoreError::Rule(RuleViolation::Transition(t)) => ApiError::Transition(t),
             StoreError::Rule(RuleViolation::Precondition { field, message }) => {
                 ApiError::Unprocessable { detail: message, field: field.map(Into::into) }
+            }
+            e if e.is_unreachable() => {
+                tracing::warn!(error = %e, "database unreachable");
+                ApiError::Unavailable("the database is unreachable; try again shortly".into())
             }
             other => ApiError::Internal(other.into()),
         }

@@ -20,6 +20,13 @@ pub enum StoreError {
     Migrate(#[from] sqlx::migrate::MigrateError),
 }
 
+impl StoreError {
+    /// The database could not be reached (down, restarting, pool exhausted): worth retrying.
+    pub fn is_unreachable(&self) -> bool {
+        matches!(self, StoreError::Database(sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_)))
+    }
+}
+
 /// A domain rule broken by the request given the current state.
 #[derive(Debug, thiserror::Error)]
 pub enum RuleViolation {

@@ -2,7 +2,7 @@
 //! connectivity. Written by the sync jobs in batches, read by the API.
 
 use crate::db::{with_db, with_tx, Dialect, Store, Tx};
-use crate::error::StoreResult;
+use crate::error::{StoreError, StoreResult};
 use crate::events::{insert_event, insert_events_for};
 use crate::model::{NewEvent, NewSim};
 use crate::pg_copy::{copy_in, CopyRows};
@@ -551,17 +551,52 @@ impl Store {
     }
 }
 
-/// PostgreSQL: COPY the rows into a staging table, then update the days whose figures
-/// changed and insert the new ones. A re-read of unchanged days (the usage job re-reads the
-/// last two) writes nothing, and no row pays for `ON CONFLICT`'s speculative insertion.
+/// One SIM's usage on one day, as the store is given it.
+type UsageRow = (i64, DailyUsage);
+
+/// PostgreSQL: days after a SIM's last stored day (a first sync, each day's new day) are
+/// COPYed straight into the table. The others (re-reads, back-filled gaps) are COPYed into a
+/// staging table, then the days whose figures changed are updated and the missing ones
+/// inserted: a re-read of unchanged days writes nothing, and no row pays for `ON CONFLICT`'s
+/// speculative insertion.
 async fn upsert_usage_pg(
     c: &mut sqlx::PgConnection,
     rows: &[(i64, DailyUsage)],
     now: DateTime<Utc>,
 ) -> StoreResult<()> {
-    // Writers of usage (the job, a read-through refresh) take turns: the insert of new days
-    // below relies on no one else inserting the same day meanwhile.
+    // Writers of usage (the job, a read-through refresh) take turns: what is new below relies
+    // on no one else inserting the same days meanwhile.
     sqlx::query("SELECT pg_advisory_xact_lock(hashtext('simfleet.usage_daily'))").execute(&mut *c).await?;
+    let sim_ids: Vec<i64> = rows.iter().map(|(id, _)| *id).collect::<HashSet<_>>().into_iter().collect();
+    // The SIMs must exist: this check stands in for a foreign key (migration 0012).
+    let last_days: Vec<(i64, Option<NaiveDate>)> = sqlx::query_as(
+        "SELECT s.id, (SELECT max(u.day) FROM usage_daily u WHERE u.sim_id = s.id) FROM sims s WHERE s.id = ANY($1)",
+    )
+    .bind(&sim_ids)
+    .fetch_all(&mut *c)
+    .await?;
+    if last_days.len() < sim_ids.len() {
+        let known: HashSet<i64> = last_days.iter().map(|(id, _)| *id).collect();
+        let unknown = sim_ids.iter().find(|id| !known.contains(id)).expect("an id is missing");
+        return Err(StoreError::precondition(Some("sim_id"), format!("no SIM has id {unknown}")));
+    }
+    let last_days: HashMap<i64, NaiveDate> = last_days.into_iter().filter_map(|(id, day)| Some((id, day?))).collect();
+    let (new, known): (Vec<&UsageRow>, Vec<&UsageRow>) =
+        rows.iter().partition(|(id, u)| last_days.get(id).is_none_or(|last| u.day > *last));
+
+    if !new.is_empty() {
+        let stamp = now.to_rfc3339();
+        let mut copy = CopyRows::with_capacity(new.len() * 80);
+        for (sim_id, u) in new {
+            copy.int(*sim_id).date(u.day).int(u.data_rx).int(u.data_tx).int(u.data_total).int(u.sms_mo).int(u.sms_mt);
+            copy.text(Some(&stamp));
+            copy.end_row();
+        }
+        copy_in(c, "usage_daily (sim_id, day, data_rx, data_tx, data_total, sms_mo, sms_mt, updated_at)", copy).await?;
+    }
+    if known.is_empty() {
+        return Ok(());
+    }
     // A batch is small next to the table: probe the primary key per staged row. A hash or merge
     // join would read the whole table for every batch, so ingestion would slow as it grows.
     for setting in ["SET LOCAL enable_hashjoin = off", "SET LOCAL enable_mergejoin = off"] {
@@ -573,8 +608,8 @@ async fn upsert_usage_pg(
     )
     .execute(&mut *c)
     .await?;
-    let mut copy = CopyRows::with_capacity(rows.len() * 48);
-    for (sim_id, u) in rows {
+    let mut copy = CopyRows::with_capacity(known.len() * 48);
+    for (sim_id, u) in known {
         copy.int(*sim_id).date(u.day).int(u.data_rx).int(u.data_tx).int(u.data_total).int(u.sms_mo).int(u.sms_mt);
         copy.end_row();
     }

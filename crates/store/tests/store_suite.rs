@@ -455,6 +455,38 @@ async fn usage_upserts_rollups_and_retention(db: &TestDb) {
     );
 }
 
+/// One batch may revise stored days, add days after the last stored one and fill a gap before
+/// it (PostgreSQL copies the new days straight in and merges the others); a batch naming a SIM
+/// that does not exist is refused whole.
+async fn usage_batches_mix_new_and_revised_days(db: &TestDb) {
+    use chrono::Datelike;
+    let s = &db.store;
+    let a = s.create_sim(&NewSim::available(iccid(62)), "t").await.unwrap();
+    let b = s.create_sim(&NewSim::available(iccid(63)), "t").await.unwrap();
+    let day = |d: u32| chrono::NaiveDate::from_ymd_opt(2026, 3, d).unwrap();
+    let usage = |d: u32, bytes: i64| DailyUsage {
+        day: day(d),
+        data_rx: bytes,
+        data_tx: 0,
+        data_total: bytes,
+        sms_mo: 0,
+        sms_mt: 2,
+    };
+    let stored = |id: i64| async move {
+        s.sim_usage(id, day(1), day(31)).await.unwrap().iter().map(|u| (u.day.day(), u.data_total)).collect::<Vec<_>>()
+    };
+    s.upsert_usage(&[(a.id, usage(1, 100)), (a.id, usage(2, 200)), (b.id, usage(3, 30))]).await.unwrap();
+    s.upsert_usage(&[(a.id, usage(2, 250)), (a.id, usage(3, 30)), (b.id, usage(1, 10)), (b.id, usage(3, 30))])
+        .await
+        .unwrap();
+    assert_eq!(stored(a.id).await, vec![(1, 100), (2, 250), (3, 30)]);
+    assert_eq!(stored(b.id).await, vec![(1, 10), (3, 30)]);
+
+    let err = s.upsert_usage(&[(a.id, usage(4, 1)), (i64::MAX, usage(4, 1))]).await.unwrap_err();
+    assert!(matches!(err, StoreError::Rule(_) | StoreError::Conflict { .. }), "{err:?}");
+    assert_eq!(stored(a.id).await, vec![(1, 100), (2, 250), (3, 30)], "nothing of the refused batch was written");
+}
+
 /// The bulk path keeps every field, tag and event of each SIM, and a batch with one bad SIM
 /// writes none of them.
 async fn bulk_create_keeps_everything_and_is_all_or_nothing(db: &TestDb) {
@@ -573,6 +605,7 @@ simfleet_store::backend_tests!(
     monthly_report_of_a_customer_and_of_the_fleet,
     bulk_create_keeps_everything_and_is_all_or_nothing,
     usage_upserts_rollups_and_retention,
+    usage_batches_mix_new_and_revised_days,
     create_read_update,
     duplicates_conflict_on_the_right_field,
     lifecycle_and_events,

@@ -9,10 +9,17 @@ use simfleet_sync::{Job, SyncConfig, Syncer};
 use std::collections::HashSet;
 
 const FLEET: usize = 300;
+/// The fleet of the first-sync test: big enough that paging, batching and concurrency all
+/// take part (5,000 SIMs, 180 days of usage each).
+const FIRST_SYNC_FLEET: usize = 5_000;
 
 async fn simulator() -> SimHandle {
+    simulator_of(FLEET).await
+}
+
+async fn simulator_of(sims: usize) -> SimHandle {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    onence_sim::spawn(SimConfig::new(FLEET, 7), listener).await.unwrap()
+    onence_sim::spawn(SimConfig::new(sims, 7), listener).await.unwrap()
 }
 
 fn syncer(db: &TestDb, sim: &SimHandle) -> Syncer {
@@ -30,13 +37,18 @@ fn bytes(umb: u64) -> i64 {
 }
 
 async fn first_sync_reproduces_the_simulator(db: &TestDb) {
-    let sim = simulator().await;
+    let sim = simulator_of(FIRST_SYNC_FLEET).await;
     let syncer = syncer(db, &sim);
     for job in Job::ALL {
         let outcome = syncer.run(job).await.unwrap();
         assert_eq!(outcome.status, "success", "{job:?}: {outcome:?}");
     }
     assert_store_mirrors(db, &sim, &HashSet::new()).await;
+    // A new SIM takes its label from the provider (later syncs leave it to the inventory).
+    for r in sim.state().sims() {
+        let local = db.store.get_sim(&r.iccid_with_luhn).await.unwrap();
+        assert_eq!(local.label, r.label.clone().filter(|l| !l.is_empty()), "{}", r.iccid);
+    }
     let runs = db.store.list_job_runs(None, PageRequest { limit: 10, cursor: None, with_total: false }).await.unwrap();
     assert_eq!(runs.items.len(), Job::ALL.len());
     assert!(runs.items.iter().all(|r| r.status == "success" && r.finished_at.is_some()));
@@ -98,8 +110,13 @@ async fn assert_store_mirrors(db: &TestDb, sim: &SimHandle, skip: &HashSet<Strin
         let local = store.get_sim(&r.iccid_with_luhn).await.unwrap();
         assert_eq!(local.msisdn.as_deref(), Some(r.msisdn.as_str()));
         assert_eq!(local.imsi.as_deref(), Some(r.imsi.as_str()));
+        assert_eq!(local.imei.as_deref(), Some(r.imei.as_str()), "{}", r.iccid);
+        assert_eq!(local.imei_lock, Some(r.imei_lock), "{}", r.iccid);
+        assert_eq!(local.ip_address.as_deref(), Some(r.ip_address.as_str()), "{}", r.iccid);
         let expected = if r.status == SimulatorStatus::Enabled { SimStatus::Active } else { SimStatus::Suspended };
         assert_eq!(local.status, expected, "{}", r.iccid);
+        let provider_status = if r.status == SimulatorStatus::Enabled { "Enabled" } else { "Disabled" };
+        assert_eq!(local.provider_status.as_deref(), Some(provider_status), "{}", r.iccid);
 
         let stored = store.sim_usage(local.id, from, today).await.unwrap();
         let truth: Vec<(NaiveDate, onence_sim::DayUsage)> = state
@@ -116,6 +133,8 @@ async fn assert_store_mirrors(db: &TestDb, sim: &SimHandle, skip: &HashSet<Strin
             assert_eq!((row.data_rx, row.data_tx), (bytes(u.rx_umb), bytes(u.tx_umb)), "{} {day}", r.iccid);
             assert_eq!((row.sms_mo, row.sms_mt), (u.sms_mo as i64, u.sms_mt as i64), "{} {day}", r.iccid);
         }
+        let with_traffic = stored.iter().filter(|s| s.data_rx + s.data_tx > 0 || s.sms_mo + s.sms_mt > 0).count();
+        assert_eq!(with_traffic, truth.len(), "{}: no day stored that the provider does not report", r.iccid);
         let stored_total: i64 = stored.iter().map(|s| s.data_rx + s.data_tx).sum();
         let true_total: i64 = truth.iter().map(|(_, u)| bytes(u.rx_umb) + bytes(u.tx_umb)).sum();
         assert!(
@@ -130,7 +149,18 @@ async fn assert_store_mirrors(db: &TestDb, sim: &SimHandle, skip: &HashSet<Strin
         // The provider reports an exhausted quota as nothing left.
         let reported = bytes(view.remaining.max(0).unsigned_abs());
         assert!((data.remaining - reported).abs() <= 1, "{}: {} vs {reported}", r.iccid, data.remaining);
-        assert!(store.sim_connectivity(local.id).await.unwrap().is_some());
+        let total = bytes(view.total.max(0).unsigned_abs());
+        assert!(data.total.is_some_and(|t| (t - total).abs() <= 1), "{}: {:?} vs {total}", r.iccid, data.total);
+        assert_eq!(data.expiry_date, Some(view.expiry.date_naive()), "{}", r.iccid);
+        assert_eq!(data.threshold_percentage, Some(i64::from(view.threshold_percentage)), "{}", r.iccid);
+        let sms = quotas.iter().find(|q| q.kind == "sms").expect("SMS quota");
+        let view = state.sms_quota(&r.iccid).unwrap();
+        assert_eq!((sms.remaining, sms.total), (view.remaining.max(0), Some(view.total)), "{}", r.iccid);
+
+        let link = store.sim_connectivity(local.id).await.unwrap().expect("connectivity");
+        assert_eq!(link.status, r.connectivity.state.as_str(), "{}", r.iccid);
+        assert_eq!(link.operator.as_deref(), Some(r.connectivity.operator.name), "{}", r.iccid);
+        assert_eq!(link.country.as_deref(), Some(r.connectivity.operator.country), "{}", r.iccid);
     }
 }
 
