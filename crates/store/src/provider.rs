@@ -554,16 +554,25 @@ impl Store {
 /// One SIM's usage on one day, as the store is given it.
 type UsageRow = (i64, DailyUsage);
 
+/// Usage rows in COPY's format, with `updated_at` as the last column when given.
+fn usage_copy_rows(rows: &[&UsageRow], updated_at: Option<&str>) -> CopyRows {
+    let mut copy = CopyRows::with_capacity(rows.len() * 80);
+    for (sim_id, u) in rows {
+        copy.int(*sim_id).date(u.day).int(u.data_rx).int(u.data_tx).int(u.data_total).int(u.sms_mo).int(u.sms_mt);
+        if let Some(stamp) = updated_at {
+            copy.text(Some(stamp));
+        }
+        copy.end_row();
+    }
+    copy
+}
+
 /// PostgreSQL: days after a SIM's last stored day (a first sync, each day's new day) are
 /// COPYed straight into the table. The others (re-reads, back-filled gaps) are COPYed into a
 /// staging table, then the days whose figures changed are updated and the missing ones
 /// inserted: a re-read of unchanged days writes nothing, and no row pays for `ON CONFLICT`'s
 /// speculative insertion.
-async fn upsert_usage_pg(
-    c: &mut sqlx::PgConnection,
-    rows: &[(i64, DailyUsage)],
-    now: DateTime<Utc>,
-) -> StoreResult<()> {
+async fn upsert_usage_pg(c: &mut sqlx::PgConnection, rows: &[UsageRow], now: DateTime<Utc>) -> StoreResult<()> {
     // Writers of usage (the job, a read-through refresh) take turns: what is new below relies
     // on no one else inserting the same days meanwhile.
     sqlx::query("SELECT pg_advisory_xact_lock(hashtext('simfleet.usage_daily'))").execute(&mut *c).await?;
@@ -585,13 +594,7 @@ async fn upsert_usage_pg(
         rows.iter().partition(|(id, u)| last_days.get(id).is_none_or(|last| u.day > *last));
 
     if !new.is_empty() {
-        let stamp = now.to_rfc3339();
-        let mut copy = CopyRows::with_capacity(new.len() * 80);
-        for (sim_id, u) in new {
-            copy.int(*sim_id).date(u.day).int(u.data_rx).int(u.data_tx).int(u.data_total).int(u.sms_mo).int(u.sms_mt);
-            copy.text(Some(&stamp));
-            copy.end_row();
-        }
+        let copy = usage_copy_rows(&new, Some(&now.to_rfc3339()));
         copy_in(c, "usage_daily (sim_id, day, data_rx, data_tx, data_total, sms_mo, sms_mt, updated_at)", copy).await?;
     }
     if known.is_empty() {
@@ -608,11 +611,7 @@ async fn upsert_usage_pg(
     )
     .execute(&mut *c)
     .await?;
-    let mut copy = CopyRows::with_capacity(known.len() * 48);
-    for (sim_id, u) in known {
-        copy.int(*sim_id).date(u.day).int(u.data_rx).int(u.data_tx).int(u.data_total).int(u.sms_mo).int(u.sms_mt);
-        copy.end_row();
-    }
+    let copy = usage_copy_rows(&known, None);
     copy_in(c, "usage_stage (sim_id, day, data_rx, data_tx, data_total, sms_mo, sms_mt)", copy).await?;
     sqlx::query(
         "UPDATE usage_daily u SET data_rx = s.data_rx, data_tx = s.data_tx, data_total = s.data_total, \
