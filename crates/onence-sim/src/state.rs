@@ -401,6 +401,32 @@ impl SimState {
         Some(self.sms_of(&mut inner, i).clone())
     }
 
+    /// The device sends `payload` (an MO-SMS, delivered now). Its id, or `None` for an unknown SIM.
+    pub fn receive_sms(&self, iccid: &str, payload: &str) -> Option<u64> {
+        let mut inner = self.write();
+        let Lookup::Found(i) = lookup_in(&inner, iccid) else {
+            return None;
+        };
+        let id = Self::next_id(&mut inner);
+        let now = Utc::now();
+        let msisdn = inner.sims[i].msisdn.clone();
+        self.sms_of(&mut inner, i).push(Sms {
+            id,
+            sim_index: i,
+            mt: false,
+            status: SmsStatus::Delivered,
+            submit: now,
+            delivery: Some(now),
+            expiry: now + Duration::days(1),
+            payload: payload.into(),
+            source_address: msisdn,
+            source_address_type: 145,
+            dcs: 0,
+            udh: String::new(),
+        });
+        Some(id)
+    }
+
     pub fn events(&self, iccid: &str) -> Option<Vec<SimEvent>> {
         let mut inner = self.write();
         let Lookup::Found(i) = lookup_in(&inner, iccid) else {

@@ -50,6 +50,18 @@ impl Error {
                 | Error::CircuitOpen
         )
     }
+
+    /// True when the provider certainly did not act on the request: it refused it, shed it
+    /// (429, 503) or it was never sent. False when the request may have been applied and only
+    /// its answer was lost (time-outs, broken connections, other 5xx, unreadable answers).
+    pub fn certainly_not_applied(&self) -> bool {
+        match self {
+            Error::Auth { .. } | Error::NotFound { .. } | Error::Validation { .. } => true,
+            Error::RateLimited { .. } | Error::CircuitOpen | Error::InvalidRequest { .. } => true,
+            Error::Upstream { status } => *status == 503,
+            Error::Timeout | Error::Connect { .. } | Error::Decode { .. } => false,
+        }
+    }
 }
 
 /// Result alias.

@@ -711,3 +711,111 @@ async fn sqlite_a_channel_without_digest_is_no_longer_held() {
 async fn postgres_a_channel_without_digest_is_no_longer_held() {
     a_channel_without_digest_is_no_longer_held(Dialect::Postgres).await;
 }
+
+/// A simulator whose whole history is today: every message its devices hold was submitted at
+/// 00:00 UTC today, so each MO message is recent for the `sms_received` rule whatever the
+/// time of the run. (The simulator has no way to add an MO message later: its devices' SMS
+/// are generated from the seed when first read.)
+async fn simulator_of_today(n: usize, seed: u64) -> SimHandle {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let config = onence_sim::SimConfig {
+        history_days: 1,
+        today: Some(Utc::now().date_naive()),
+        ..onence_sim::SimConfig::new(n, seed)
+    };
+    onence_sim::spawn(config, listener).await.unwrap()
+}
+
+/// Every alert ever raised of one kind, resolved ones included.
+async fn all_alerts_of(app: &TestApp, kind: &str) -> Vec<Value> {
+    let (status, page) = app.get(&format!("/api/v1/alerts?kind={kind}&limit=1000"), &app.viewer).await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    page["items"].as_array().unwrap().clone()
+}
+
+/// With the `sms_received` rule turned on over the API, an MO message the SMS sync brings in
+/// opens exactly one alert for the SIM that sent it (none for SIMs with MT messages only); the
+/// next sync, with nothing new, opens no second one.
+async fn mo_sms_raises_one_sms_received_alert(dialect: Dialect) {
+    let sim = simulator_of_today(12, 21).await;
+    let Some(app) = TestApp::spawn_with(dialect, Some(sim.base_url().to_owned())).await else { return };
+    run_job(&app, "sims").await;
+
+    let path = "/api/v1/alert-rules/sms_received";
+    let (status, rule) = app.get(path, &app.viewer).await;
+    assert_eq!((status, rule["enabled"].as_bool()), (StatusCode::OK, Some(false)), "off by default: {rule}");
+    let change = json!({ "enabled": true, "threshold": 48, "severity": "warning" });
+    let (status, _) = app.patch(path, &app.viewer, change.clone()).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "viewers change no rule");
+    let (status, rule) = app.patch(path, &app.operator, change).await;
+    assert_eq!(status, StatusCode::OK, "{rule}");
+    assert_eq!((rule["enabled"].as_bool(), rule["threshold"].as_i64()), (Some(true), Some(48)), "{rule}");
+    assert_eq!((rule["severity"].as_str(), rule["updated_by"].as_str()), (Some("warning"), Some("operator")));
+
+    run_job(&app, "alerts").await;
+    assert!(alerts_of(&app, "sms_received").await.is_empty(), "no SMS synced yet");
+
+    // What the devices hold at the provider: MO messages per SIM, and SIMs with MT ones only.
+    let mut mo: BTreeMap<String, usize> = BTreeMap::new();
+    let mut mt_only = BTreeSet::new();
+    for r in sim.state().sims() {
+        let messages = sim.state().sms(&r.iccid).unwrap();
+        let n = messages.iter().filter(|m| !m.mt).count();
+        if n > 0 {
+            mo.insert(r.iccid_with_luhn.clone(), n);
+        } else if !messages.is_empty() {
+            mt_only.insert(r.iccid_with_luhn.clone());
+        }
+    }
+    assert!(!mo.is_empty() && !mt_only.is_empty(), "seed 21 has SIMs with MO and with MT-only SMS: {mo:?} {mt_only:?}");
+
+    let run = run_job(&app, "sms").await;
+    assert_eq!(run["items_ok"], 12, "{run}");
+    run_job(&app, "alerts").await;
+    let raised = alerts_of(&app, "sms_received").await;
+    let raised_for: BTreeSet<String> = raised.iter().map(|a| a["iccid"].as_str().unwrap().to_owned()).collect();
+    assert_eq!(raised_for, mo.keys().cloned().collect::<BTreeSet<_>>(), "{raised:?}");
+    assert_eq!(raised.len(), mo.len(), "one alert per SIM: {raised:?}");
+    for alert in &raised {
+        let iccid = alert["iccid"].as_str().unwrap();
+        assert_eq!((alert["state"].as_str(), alert["severity"].as_str()), (Some("open"), Some("warning")), "{alert}");
+        let message = alert["message"].as_str().unwrap();
+        let lead = format!("{} SMS received from the device in the last 48 hours", mo[iccid]);
+        assert!(message.starts_with(&lead), "{message}");
+    }
+    for iccid in &mt_only {
+        let (_, mine) = app.get(&format!("/api/v1/sims/{iccid}/alerts?state=active"), &app.viewer).await;
+        assert!(mine["items"].as_array().unwrap().iter().all(|a| a["kind"] != "sms_received"), "{iccid}: {mine}");
+    }
+    // The SIM's page shows the alert and the message it is about.
+    let (iccid, count) = mo.iter().next().unwrap();
+    let (_, mine) = app.get(&format!("/api/v1/sims/{iccid}/alerts?state=active"), &app.viewer).await;
+    let mine: Vec<&Value> = mine["items"].as_array().unwrap().iter().filter(|a| a["kind"] == "sms_received").collect();
+    assert_eq!(mine.len(), 1, "{mine:?}");
+    let (_, messages) = app.get(&format!("/api/v1/sims/{iccid}/sms?direction=MO"), &app.viewer).await;
+    assert_eq!(messages["items"].as_array().unwrap().len(), *count, "{messages}");
+
+    // Synced and evaluated again with no new message: the same alerts, no second one.
+    run_job(&app, "sms").await;
+    run_job(&app, "alerts").await;
+    let again = alerts_of(&app, "sms_received").await;
+    let ids = |alerts: &[Value]| alerts.iter().map(|a| a["id"].as_i64().unwrap()).collect::<BTreeSet<_>>();
+    assert_eq!(ids(&again), ids(&raised), "{again:?}");
+    assert_eq!(all_alerts_of(&app, "sms_received").await.len(), raised.len(), "no alert raised twice");
+
+    // A device that had sent nothing sends an SMS: the next sync raises its alert, only its.
+    let quiet = mt_only.iter().next().unwrap();
+    let record = sim.state().sims().into_iter().find(|r| &r.iccid_with_luhn == quiet).unwrap();
+    sim.state().receive_sms(&record.iccid, "ALARM door open").expect("a known SIM");
+    run_job(&app, "sms").await;
+    run_job(&app, "alerts").await;
+    let now = alerts_of(&app, "sms_received").await;
+    let new: Vec<&Value> = now.iter().filter(|a| !ids(&raised).contains(&a["id"].as_i64().unwrap())).collect();
+    assert_eq!(new.len(), 1, "{now:?}");
+    assert_eq!(new[0]["iccid"], quiet.as_str());
+    assert!(new[0]["message"].as_str().unwrap().starts_with("1 SMS received from the device"), "{}", new[0]);
+    app.stop().await;
+    sim.shutdown().await;
+}
+
+dialect_tests!(mo_sms_raises_one_sms_received_alert);

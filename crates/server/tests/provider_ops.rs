@@ -5,35 +5,15 @@
 
 mod common;
 
+use common::provider::{actions, events, setup};
 use common::TestApp;
 use onence_sim::{SimHandle, SimRecord};
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 use simfleet_store::Dialect;
 
-/// A simulator with `n` SIMs and an app that synced them.
-async fn setup(dialect: Dialect, n: usize) -> Option<(SimHandle, TestApp)> {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let sim = onence_sim::spawn(onence_sim::SimConfig::new(n, 21), listener).await.unwrap();
-    let app = TestApp::spawn_with(dialect, Some(sim.base_url().to_owned())).await?;
-    let run = app.run_job("sims").await;
-    assert_eq!(run["status"], "success", "{run}");
-    Some((sim, app))
-}
-
 fn topup_orders(sim: &SimHandle, r: &SimRecord) -> usize {
     sim.state().orders().iter().filter(|o| o.order_type == "TOPUP" && o.sims.contains(&r.iccid)).count()
-}
-
-async fn actions(app: &TestApp, iccid: &str) -> Vec<Value> {
-    let (status, res) = app.get(&format!("/api/v1/sims/{iccid}/provider-actions"), &app.viewer).await;
-    assert_eq!(status, StatusCode::OK, "{res}");
-    res["items"].as_array().unwrap().clone()
-}
-
-async fn events(app: &TestApp, iccid: &str, kind: &str) -> Vec<Value> {
-    let (_, res) = app.get(&format!("/api/v1/sims/{iccid}/events?limit=100"), &app.viewer).await;
-    res["items"].as_array().unwrap().iter().filter(|e| e["kind"] == kind).cloned().collect()
 }
 
 async fn top_ups_are_delivered_exactly_once_across_a_restart(dialect: Dialect) {
@@ -504,10 +484,138 @@ async fn imei_lock_goes_through_the_outbox(dialect: Dialect) {
     sim.shutdown().await;
 }
 
+/// Extensions and resets whose answers were lost are not applied twice when retried, and a
+/// refused SMS cancellation stays in the SIM's history.
+async fn lost_answers_are_not_applied_twice(dialect: Dialect) {
+    let Some((sim, app)) = setup(dialect, 12).await else { return };
+    let records = sim.state().sims();
+    let (a, b) = (&records[0], &records[1]);
+    let (ia, ib) = (&a.iccid_with_luhn, &b.iccid_with_luhn);
+    sim.state().set_expired(&a.iccid, true);
+    let extensions =
+        || sim.state().orders().iter().filter(|o| o.order_type == "TARIFF_CHANGE" && o.sims.contains(&a.iccid)).count();
+    let resets =
+        || sim.state().events(&b.iccid).unwrap().iter().filter(|e| e.description == "Connectivity reset").count();
+    let (s, res) = app.post("/api/v1/sims/extension", &app.admin, json!({"iccids": [ia]})).await;
+    assert_eq!(s, StatusCode::ACCEPTED, "{res}");
+    let (s, res) = app.post(&format!("/api/v1/sims/{ib}/reset-connectivity"), &app.operator, json!({})).await;
+    assert_eq!(s, StatusCode::ACCEPTED, "{res}");
+
+    // The provider applies both, but its answers are lost: both stay pending.
+    sim.set_faults(onence_sim::Faults { write_drop_rate: 1.0, ..Default::default() });
+    let run = app.run_job("outbox").await;
+    assert_eq!((run["items_ok"].as_i64(), run["items_failed"].as_i64()), (Some(0), Some(2)), "{run}");
+    assert_eq!(extensions(), 1);
+    assert!(!sim.state().sim(&a.iccid).unwrap().expired, "extended although unacknowledged");
+    for _ in 0..40 {
+        if resets() > 0 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+    }
+    assert_eq!(resets(), 1);
+    assert!(actions(&app, ia).await.iter().all(|x| x["status"] == "pending"));
+
+    // simfleet restarts; the retries find the provider's records and send nothing again.
+    sim.set_faults(onence_sim::Faults::default());
+    let app = app.restart().await;
+    app.db.store.execute_raw("UPDATE outbox SET next_attempt_at = created_at WHERE status = 'pending'").await.unwrap();
+    let run = app.run_job("outbox").await;
+    assert_eq!(run["items_ok"], 2, "{run}");
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    assert_eq!(extensions(), 1, "extended (and billed) exactly once");
+    assert_eq!(resets(), 1, "reset exactly once");
+    for (iccid, note) in [
+        (ia, "extension applied by the provider (found after a retry)"),
+        (ib, "connectivity reset done by the provider (found after a retry)"),
+    ] {
+        let applied = events(&app, iccid, "PROVIDER_ACTION_APPLIED").await;
+        assert_eq!(applied.len(), 1, "{applied:?}");
+        assert_eq!(applied[0]["note"], note);
+        assert_eq!(actions(&app, iccid).await[0]["status"], "done");
+    }
+
+    // A cancellation the provider refuses answers its problem and is recorded on the SIM.
+    let (s, problem) = app.delete(&format!("/api/v1/sims/{ib}/sms/999999"), &app.operator).await;
+    assert!(s.is_client_error(), "{s} {problem}");
+    let failed = events(&app, ib, "PROVIDER_ACTION_FAILED").await;
+    assert_eq!(failed.len(), 1, "{failed:?}");
+    assert!(
+        failed[0]["note"].as_str().unwrap().starts_with("cancelling SMS 999999 refused by the provider"),
+        "{failed:?}"
+    );
+    assert_eq!(failed[0]["actor"], "operator");
+
+    app.stop().await;
+    sim.shutdown().await;
+}
+
+/// `POST /orders` with an `Idempotency-Key` and the order confirmed.
+async fn order_with_key(app: &TestApp, key: &str, body: &Value) -> (StatusCode, Value, bool) {
+    let res = app
+        .http
+        .post(format!("{}/api/v1/orders", app.base))
+        .bearer_auth(&app.admin)
+        .header("Idempotency-Key", key)
+        .json(body)
+        .send()
+        .await
+        .unwrap();
+    let status = res.status();
+    let replayed = res.headers().get("idempotent-replayed").is_some_and(|v| v == "true");
+    (status, res.json().await.unwrap(), replayed)
+}
+
+async fn orders_with_an_idempotency_key_are_placed_once(dialect: Dialect) {
+    let Some((sim, app)) = setup(dialect, 3).await else { return };
+    let additional = || sim.state().orders().iter().filter(|o| o.order_type == "ADDITIONAL_ORDER").count();
+    let body =
+        json!({"products": [{"product_id": 1001, "quantity": 10}], "customer_reference": "PO-8", "confirm": true});
+
+    let (s, first, replayed) = order_with_key(&app, "po-8", &body).await;
+    assert_eq!((s, replayed), (StatusCode::CREATED, false), "{first}");
+    let (s, again, replayed) = order_with_key(&app, "po-8", &body).await;
+    assert_eq!((s, replayed), (StatusCode::CREATED, true), "{again}");
+    assert_eq!(again["order_number"], first["order_number"]);
+    assert_eq!(additional(), 1, "a retried request orders once");
+    let mut other = body.clone();
+    other["products"][0]["quantity"] = json!(20);
+    let (s, problem, _) = order_with_key(&app, "po-8", &other).await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{problem}");
+    assert_eq!(problem["errors"][0]["field"], "Idempotency-Key");
+    let (s, problem, _) = order_with_key(&app, "", &body).await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{problem}");
+    assert_eq!(additional(), 1);
+
+    // A refused order frees its key: the corrected request may use it.
+    let (s, _, _) =
+        order_with_key(&app, "po-9", &json!({"products": [{"product_id": 1003, "quantity": 5}], "confirm": true}))
+            .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+
+    // The provider places an order but its answer is lost: the key cannot order again.
+    sim.set_faults(onence_sim::Faults { write_drop_rate: 1.0, ..Default::default() });
+    let (s, problem, _) = order_with_key(&app, "po-10", &body).await;
+    assert_eq!(s, StatusCode::SERVICE_UNAVAILABLE, "{problem}");
+    sim.set_faults(onence_sim::Faults::default());
+    assert_eq!(additional(), 2);
+    let (s, problem, _) = order_with_key(&app, "po-10", &body).await;
+    assert_eq!(s, StatusCode::CONFLICT, "{problem}");
+    assert!(problem["detail"].as_str().unwrap().contains("POST /api/v1/orders/refresh"), "{problem}");
+    assert_eq!(additional(), 2, "the unknown outcome is not ordered again");
+    let (_, listed) = app.get("/api/v1/orders?refresh=true&type=ADDITIONAL_ORDER", &app.viewer).await;
+    assert_eq!(listed["items"].as_array().unwrap().len(), 2, "the lost order shows after a refresh: {listed}");
+
+    app.stop().await;
+    sim.shutdown().await;
+}
+
 dialect_tests!(
     top_ups_are_delivered_exactly_once_across_a_restart,
     provider_refusals_are_precise,
     sms_and_connectivity_resets,
     imei_lock_goes_through_the_outbox,
     orders_products_support_limits_and_transfers,
+    lost_answers_are_not_applied_twice,
+    orders_with_an_idempotency_key_are_placed_once,
 );

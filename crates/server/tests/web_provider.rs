@@ -1,6 +1,7 @@
 //! The dashboard's provider pages over plain HTTP against the 1NCE simulator, on both engines:
-//! products, orders (quote, then confirm), support requests, limits, and a SIM's SMS, support,
-//! top-up, reset and extension; role checks, CSRF and the provider's refusals as messages.
+//! products, orders (quote, then confirm), support requests, limits, the fleet's SMS, and a
+//! SIM's SMS, support, top-up (linked to its order), reset, extension and data-traffic-limit
+//! state; role checks, CSRF and the provider's refusals as messages.
 
 mod common;
 
@@ -46,10 +47,22 @@ async fn catalogue_orders_and_limits(dialect: Dialect) {
     assert!(html.contains("id=\"quote-total\">100.00 <small>EUR"), "the cost is stated");
     assert!(html.contains("Confirm and order for 100.00 EUR"));
     assert_eq!(sim.state().orders().len(), before, "a quote orders nothing");
-    let (to, html) = follow(&app, &admin, post(&app, &admin, "/provider/orders", &form).await).await;
+    let key = html
+        .split("name=\"idempotency_key\" value=\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .expect("the confirmation carries a one-time key")
+        .to_owned();
+    let confirmed: Vec<(&str, &str)> = form.iter().copied().chain([("idempotency_key", key.as_str())]).collect();
+    let (to, html) = follow(&app, &admin, post(&app, &admin, "/provider/orders", &confirmed).await).await;
     assert_eq!(sim.state().orders().len(), before + 1);
     assert!(flash(&html).contains("placed with the provider"));
     let number = to.rsplit('/').next().unwrap().to_owned();
+    // The confirmation sent twice (a double click, a reload) orders once.
+    let (again, html) = follow(&app, &admin, post(&app, &admin, "/provider/orders", &confirmed).await).await;
+    assert_eq!(sim.state().orders().len(), before + 1, "ordered once");
+    assert_eq!(again, to);
+    assert!(flash(&html).contains("was placed already"), "{}", flash(&html));
     assert!(html.contains("1NCE IoT FlexSIM - Standard") && html.contains("Lyon") && html.contains("PO-9"));
     let (_, list) = get(&app, &admin.cookie, "/provider/orders?type=ADDITIONAL_ORDER").await;
     assert!(list.contains(&format!("data-order=\"{number}\"")));
@@ -86,9 +99,10 @@ async fn viewers_read_operators_act_admins_spend(dialect: Dialect) {
     }
     assert!(!get(&app, &viewer.cookie, "/provider/limits").await.1.contains("<select"), "limits are read only");
     let (_, page) = get(&app, &viewer.cookie, &format!("/sims/{iccid}")).await;
-    for form in ["/sms\"", "/topup\"", "/reset-connectivity\"", "/imei-lock\"", "action=\"/provider/support\""] {
-        assert!(!page.contains(form), "no {form} form for a viewer");
+    for form in ["/sms\"", "/topup\"", "/reset-connectivity\"", "/imei-lock\"", "/extend\""] {
+        assert!(!page.contains(&format!("action=\"/sims/{iccid}{form}")), "no {form} form for a viewer");
     }
+    assert!(!page.contains("action=\"/provider/support\""), "no support form for a viewer");
     assert!(!get(&app, &viewer.cookie, "/sims").await.1.contains("value=\"topup\""));
     let operator = sign_in(&app, "operator").await;
     let (_, page) = get(&app, &operator.cookie, &format!("/sims/{iccid}")).await;
@@ -283,9 +297,308 @@ async fn sim_page_lists_alerts_and_network_events(dialect: Dialect) {
     sim.shutdown().await;
 }
 
+/// The SIM with the least data used this month (under every monthly limit the provider offers).
+fn lightest(sim: &SimHandle) -> onence_sim::SimRecord {
+    let today = sim.state().today();
+    let first = chrono::Datelike::with_day(&today, 1).unwrap();
+    let used = |r: &onence_sim::SimRecord| -> u64 {
+        sim.state().usage(&r.iccid, first, today).unwrap().iter().map(|(_, u)| u.data_umb()).sum()
+    };
+    sim.state().sims().into_iter().min_by_key(used).unwrap()
+}
+
+/// The text of the SIM page's data-traffic-limit fact.
+fn data_limit_fact(html: &str) -> String {
+    let start = html.find("id=\"data-traffic-limit\"").expect("the data-traffic-limit fact");
+    html[start..].split("</dd>").next().unwrap().to_owned()
+}
+
+async fn sim_page_shows_the_data_traffic_limit(dialect: Dialect) {
+    let Some((sim, app)) = setup(dialect).await else { return };
+    let light = lightest(&sim);
+    let heavy = sim.state().sims().into_iter().find(|r| r.iccid != light.iccid).unwrap();
+    let big_day = onence_sim::DayUsage { rx_umb: 600 * onence_sim::UMB_PER_MB, tx_umb: 0, sms_mo: 0, sms_mt: 0 };
+    sim.state().set_day_usage(&heavy.iccid, sim.state().today(), big_day);
+    let viewer = sign_in(&app, "viewer").await;
+
+    // Read from the provider for every role: over 500 MB this month is over any limit.
+    let (status, page) = get(&app, &viewer.cookie, &format!("/sims/{}", heavy.iccid_with_luhn)).await;
+    assert_eq!(status, StatusCode::OK);
+    let fact = data_limit_fact(&page);
+    assert!(fact.contains("data-state=\"REACHED\"") && fact.contains(">Reached<"), "{fact}");
+    let (_, page) = get(&app, &viewer.cookie, &format!("/sims/{}", light.iccid_with_luhn)).await;
+    let fact = data_limit_fact(&page);
+    assert!(fact.contains("data-state=\"NOT_REACHED\"") && fact.contains("Not reached"), "{fact}");
+    let (_, api) = app.get(&format!("/api/v1/sims/{}/data-traffic-limit", light.iccid_with_luhn), &app.viewer).await;
+    assert_eq!(api["state"], "NOT_REACHED", "the same answer as the API");
+
+    // A SIM of the own stock has no provider to ask.
+    let own = app.sim(900, serde_json::json!({})).await;
+    let (status, page) = get(&app, &viewer.cookie, &format!("/sims/{own}")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(!page.contains("id=\"data-traffic-limit\""));
+
+    // A provider that does not answer in time: the page still comes, quickly, and says so.
+    sim.set_faults(onence_sim::Faults { latency_ms: 8_000, ..Default::default() });
+    let started = std::time::Instant::now();
+    let (status, page) = get(&app, &viewer.cookie, &format!("/sims/{}", heavy.iccid_with_luhn)).await;
+    let took = started.elapsed();
+    sim.set_faults(onence_sim::Faults::default());
+    assert_eq!(status, StatusCode::OK);
+    assert!(took < std::time::Duration::from_secs(5), "the page waited {took:?}");
+    let fact = data_limit_fact(&page);
+    assert!(fact.contains("provider unreachable"), "{fact}");
+    assert!(page.contains("id=\"history\""), "the rest of the page is there");
+
+    app.stop().await;
+    sim.shutdown().await;
+}
+
+fn sms(provider_id: i64, direction: &str, status: &str, payload: &str) -> simfleet_store::ProviderSms {
+    let at = simfleet_store::now() - chrono::Duration::minutes(100 - provider_id.min(99));
+    simfleet_store::ProviderSms {
+        provider_id,
+        direction: direction.into(),
+        status: status.into(),
+        payload: Some(payload.into()),
+        udh: None,
+        dcs: None,
+        source_address: (direction == "MT").then(|| "simfleet".into()),
+        submitted_at: Some(at),
+        delivered_at: (status == "DELIVERED").then_some(at),
+        expires_at: None,
+    }
+}
+
+async fn fleet_sms_page_lists_filters_and_pages(dialect: Dialect) {
+    let Some((sim, app)) = setup(dialect).await else { return };
+    let records = sim.state().sims();
+    let (ia, ib) = (&records[0].iccid_with_luhn, &records[1].iccid_with_luhn);
+    let (a, b) = (app.db.store.get_sim(ia).await.unwrap(), app.db.store.get_sim(ib).await.unwrap());
+    let mut many: Vec<_> = (10..62).map(|n| sms(n, "MT", "DELIVERED", &format!("CONFIG {n}"))).collect();
+    many.push(sms(7, "MO", "DELIVERED", "TEMP 21C"));
+    let few = vec![sms(1, "MT", "PENDING", "REBOOT NOW"), sms(2, "MT", "FAILED", "PING FAILED")];
+    app.db.store.replace_sim_sms(&[(a.id, many), (b.id, few)]).await.unwrap();
+
+    // Every role reads it; the menu leads there.
+    let viewer = sign_in(&app, "viewer").await;
+    let (status, html) = get(&app, &viewer.cookie, "/sms").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(html.contains("href=\"/sms\" class=\"active\""), "in the navigation");
+    assert!(html.contains("55 messages"), "the total");
+    let (_, api) = app.get("/api/v1/sms?count=true", &app.viewer).await;
+    assert_eq!(api["total"], 55, "as the API counts them");
+    assert_eq!(html.matches("data-sms=").count(), 50, "a page of 50");
+    for newest in ["REBOOT NOW", "PING FAILED", "TEMP 21C", "CONFIG 61"] {
+        assert!(html.contains(newest), "{newest} on the first page");
+    }
+    let row = html.split("<tr data-sms=").find(|r| r.contains("REBOOT NOW")).unwrap();
+    assert!(row.contains(&format!("href=\"/sims/{ib}#sms\"")), "the SIM is linked: {row}");
+    assert!(row.contains(">MT<") && row.contains("sms-pending") && row.contains("UTC"), "{row}");
+    let row = html.split("<tr data-sms=").find(|r| r.contains("TEMP 21C")).unwrap();
+    assert!(row.contains("data-direction=\"MO\"") && row.contains("sms-delivered") && row.contains("delivered "));
+    assert!(!html.contains("<form method=\"post\" action=\"/sims/"), "nothing to submit here");
+
+    // The next page, and back to the newest.
+    let next = html.split("href=\"/sms?").find(|h| h.contains("rel=\"next\"")).unwrap().split('"').next().unwrap();
+    let (status, older) = get(&app, &viewer.cookie, &format!("/sms?{}", next.replace("&amp;", "&"))).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(older.matches("data-sms=").count(), 5);
+    assert!(older.contains("CONFIG 10") && !older.contains("REBOOT NOW") && older.contains("← Newest"));
+    assert!(!older.contains("rel=\"next\""));
+
+    // Filters: direction, status and SIM.
+    let (_, mo) = get(&app, &viewer.cookie, "/sms?direction=MO").await;
+    assert_eq!(mo.matches("data-sms=").count(), 1);
+    assert!(mo.contains("TEMP 21C") && mo.contains("<option value=\"MO\" selected"));
+    let (_, pending) = get(&app, &viewer.cookie, "/sms?direction=MT&status=PENDING").await;
+    assert_eq!(pending.matches("data-sms=").count(), 1);
+    assert!(pending.contains("REBOOT NOW") && pending.contains("1 message matches these filters"));
+    let (_, of_b) = get(&app, &viewer.cookie, &format!("/sms?iccid={ib}")).await;
+    assert_eq!(of_b.matches("data-sms=").count(), 2);
+    let (_, none) = get(&app, &viewer.cookie, "/sms?status=EXPIRED").await;
+    assert!(none.contains("No SMS matches these filters"));
+    assert_eq!(get(&app, &viewer.cookie, "/sms?direction=XX").await.0, StatusCode::BAD_REQUEST);
+
+    app.stop().await;
+    sim.shutdown().await;
+}
+
+async fn sms_forms_take_udh_dcs_and_expiry(dialect: Dialect) {
+    let Some((sim, app)) = setup(dialect).await else { return };
+    let records = sim.state().sims();
+    let (a, b) = (&records[1], &records[2]);
+    let (ia, ib) = (&a.iccid_with_luhn, &b.iccid_with_luhn);
+    let operator = sign_in(&app, "operator").await;
+    let viewer = sign_in(&app, "viewer").await;
+    let (_, page) = get(&app, &operator.cookie, &format!("/sims/{ia}")).await;
+    assert!(page.contains("name=\"udh\"") && page.contains("name=\"dcs\""), "the SIM page's SMS form");
+    let (_, list) = get(&app, &operator.cookie, "/sims").await;
+    assert!(list.contains("name=\"expiry\" type=\"datetime-local\""), "the bulk SMS form");
+    let (_, page) = get(&app, &viewer.cookie, &format!("/sims/{ia}")).await;
+    assert!(!page.contains("name=\"udh\""), "no SMS form for a viewer");
+
+    // The API's rules, as messages; nothing is queued.
+    let send = format!("/sims/{ia}/sms");
+    for (udh, dcs, says) in [
+        ("ZZ", "", "udh: must be hex octets"),
+        ("050", "", "udh: must be hex octets"),
+        ("", "300", "dcs: must be between 0 and 255"),
+        ("", "x", "dcs: must be a whole number"),
+    ] {
+        let form = [("payload", "CFG"), ("expiry", ""), ("udh", udh), ("dcs", dcs)];
+        let message = flash(&follow(&app, &operator, post(&app, &operator, &send, &form).await).await.1);
+        assert!(message.contains(says), "{udh}/{dcs}: {message}");
+    }
+    let (_, actions) = app.get(&format!("/api/v1/sims/{ia}/provider-actions"), &app.viewer).await;
+    assert!(actions["items"].as_array().unwrap().is_empty(), "nothing was queued");
+    let form = [("payload", "CFG"), ("expiry", ""), ("udh", "050003CC0201"), ("dcs", "0")];
+    assert_eq!(post(&app, &viewer, &send, &form).await.status(), StatusCode::FORBIDDEN);
+
+    // A valid one reaches the provider with its header and coding.
+    let message = flash(&follow(&app, &operator, post(&app, &operator, &send, &form).await).await.1);
+    assert!(message.contains("SMS queued"), "{message}");
+    assert_eq!(app.run_job("outbox").await["items_ok"], 1);
+    let sent = sim.state().sms(&a.iccid).unwrap().into_iter().find(|m| m.payload == "CFG").expect("delivered");
+    assert_eq!((sent.udh.as_str(), sent.dcs), ("050003CC0201", 0));
+
+    // The bulk form's expiry: checked as the API checks it, then carried to each SIM.
+    let past = (chrono::Utc::now() - chrono::Duration::days(1)).format("%Y-%m-%dT%H:%M").to_string();
+    let expiry = (chrono::Utc::now() + chrono::Duration::days(2)).format("%Y-%m-%dT%H:%M").to_string();
+    let bulk = |expiry: &str| -> Vec<(String, String)> {
+        [
+            ("action", "sms"),
+            ("iccid", ia.as_str()),
+            ("iccid", ib.as_str()),
+            ("payload", "WAKE"),
+            ("expiry", expiry),
+            ("back", "/sims"),
+        ]
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .to_vec()
+    };
+    let (late, good) = (bulk(&past), bulk(&expiry));
+    let late: Vec<(&str, &str)> = late.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let good: Vec<(&str, &str)> = good.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let message = flash(&follow(&app, &operator, post(&app, &operator, "/sims/bulk", &late).await).await.1);
+    assert!(message.contains("expiry_date: must be in the future"), "{message}");
+    assert_eq!(post(&app, &viewer, "/sims/bulk", &good).await.status(), StatusCode::FORBIDDEN);
+    let message = flash(&follow(&app, &operator, post(&app, &operator, "/sims/bulk", &good).await).await.1);
+    assert!(message.contains("SMS queued for 2 SIM(s)"), "{message}");
+    let (_, actions) = app.get(&format!("/api/v1/sims/{ib}/provider-actions"), &app.viewer).await;
+    let queued = &actions["items"][0];
+    assert_eq!(queued["action"], "send_sms");
+    assert!(queued["payload"]["expiry_date"].as_str().is_some_and(|e| e.starts_with(&expiry[..10])), "{queued}");
+    assert_eq!(app.run_job("outbox").await["items_ok"], 2);
+    let sent = sim.state().sms(&b.iccid).unwrap().into_iter().find(|m| m.payload == "WAKE").expect("delivered");
+    assert_eq!(sent.expiry.format("%Y-%m-%dT%H:%M").to_string(), expiry, "with the expiry asked for");
+
+    app.stop().await;
+    sim.shutdown().await;
+}
+
+async fn extension_from_the_sim_list_and_page(dialect: Dialect) {
+    let Some((sim, app)) = setup(dialect).await else { return };
+    let records = sim.state().sims();
+    let (a, b, c) = (&records[1], &records[2], &records[3]);
+    let (ia, ib, ic) = (&a.iccid_with_luhn, &b.iccid_with_luhn, &c.iccid_with_luhn);
+    let admin = sign_in(&app, "admin").await;
+    let operator = sign_in(&app, "operator").await;
+    let viewer = sign_in(&app, "viewer").await;
+
+    // Admins only, on the list and on the page.
+    let (_, list) = get(&app, &admin.cookie, "/sims").await;
+    assert!(list.contains("<option value=\"extend\">") && list.contains("data-for=\"topup extend\""));
+    for s in [&operator, &viewer] {
+        assert!(!get(&app, &s.cookie, "/sims").await.1.contains("value=\"extend\""));
+        let (_, page) = get(&app, &s.cookie, &format!("/sims/{ia}")).await;
+        assert!(!page.contains("id=\"extend-action\""), "no Extend action below admin");
+    }
+    let bulk = [("action", "extend"), ("iccid", ib.as_str()), ("iccid", ic.as_str()), ("payment_method", "")];
+    for s in [&operator, &viewer] {
+        assert_eq!(post(&app, s, "/sims/bulk", &bulk).await.status(), StatusCode::FORBIDDEN);
+        let res = post(&app, s, &format!("/sims/{ia}/extend"), &[("payment_method", "")]).await;
+        assert_eq!(res.status(), StatusCode::FORBIDDEN);
+    }
+    let (_, actions) = app.get(&format!("/api/v1/sims/{ib}/provider-actions"), &app.viewer).await;
+    assert!(actions["items"].as_array().unwrap().is_empty(), "nothing was queued");
+
+    // The SIM page offers it at all times, plainly while the SIM is not expired.
+    let (_, page) = get(&app, &admin.cookie, &format!("/sims/{ia}")).await;
+    assert!(page.contains("id=\"extend-action\"") && page.contains("id=\"extend-confirm\""));
+    assert!(!page.contains("action-extend attention") && !page.contains("id=\"sim-expired\""));
+
+    // From the list: the payment method is checked as the API checks it, then each SIM is extended.
+    let mut bad = bulk.to_vec();
+    bad[3] = ("payment_method", "cash");
+    bad.push(("back", "/sims"));
+    let message = flash(&follow(&app, &admin, post(&app, &admin, "/sims/bulk", &bad).await).await.1);
+    assert!(message.starts_with("Not queued.") && message.contains("payment_method: must be one of"), "{message}");
+    let mut good = bulk.to_vec();
+    good[3] = ("payment_method", "banktransfer");
+    good.push(("back", "/sims"));
+    let (to, html) = follow(&app, &admin, post(&app, &admin, "/sims/bulk", &good).await).await;
+    assert_eq!(to, "/sims");
+    assert!(flash(&html).contains("Extension queued for 2 SIM(s)"), "{}", flash(&html));
+    for i in [ib, ic] {
+        let (_, actions) = app.get(&format!("/api/v1/sims/{i}/provider-actions"), &app.viewer).await;
+        assert_eq!(actions["items"][0]["action"], "extend");
+        assert_eq!(actions["items"][0]["payload"]["payment_method"], "banktransfer", "{actions}");
+    }
+    sim.state().set_expired(&b.iccid, true);
+    assert_eq!(app.run_job("outbox").await["items_ok"], 2);
+    assert!(!sim.state().sim(&b.iccid).unwrap().expired, "the expired SIM was extended");
+
+    // After an expired refusal the page's Extend is highlighted; it extends from there.
+    sim.state().set_expired(&a.iccid, true);
+    let res = post(&app, &admin, &format!("/sims/{ia}/topup"), &[("payment_method", "")]).await;
+    assert!(flash(&follow(&app, &admin, res).await.1).contains("Top-up queued"));
+    assert_eq!(app.run_job("outbox").await["items_failed"], 1);
+    let (_, page) = get(&app, &admin.cookie, &format!("/sims/{ia}")).await;
+    assert!(page.contains("action-extend attention") && page.contains("id=\"sim-expired\""));
+    let res = post(&app, &admin, &format!("/sims/{ia}/extend"), &[("payment_method", "")]).await;
+    let (_, html) = follow(&app, &admin, res).await;
+    assert!(flash(&html).contains("Extension queued") && !html.contains("action-extend attention"));
+    assert!(html.contains("id=\"extend-action\""), "still offered while one is on its way");
+    assert_eq!(app.run_job("outbox").await["items_ok"], 1);
+    assert!(!sim.state().sim(&a.iccid).unwrap().expired);
+
+    app.stop().await;
+    sim.shutdown().await;
+}
+
+async fn delivered_top_up_links_its_order(dialect: Dialect) {
+    let Some((sim, app)) = setup(dialect).await else { return };
+    let iccid = sim.state().sims()[5].iccid_with_luhn.clone();
+    let admin = sign_in(&app, "admin").await;
+    let res = post(&app, &admin, &format!("/sims/{iccid}/topup"), &[("payment_method", "")]).await;
+    assert!(flash(&follow(&app, &admin, res).await.1).contains("Top-up queued"));
+    let (_, page) = get(&app, &admin.cookie, &format!("/sims/{iccid}")).await;
+    assert!(!page.contains("data-order-link="), "no order before the provider confirmed it");
+    assert_eq!(app.run_job("outbox").await["items_ok"], 1);
+
+    let (_, actions) = app.get(&format!("/api/v1/sims/{iccid}/provider-actions"), &app.viewer).await;
+    let number = actions["items"][0]["result"]["order_number"].as_i64().expect("the top-up's order");
+    let viewer = sign_in(&app, "viewer").await;
+    let (_, page) = get(&app, &viewer.cookie, &format!("/sims/{iccid}")).await;
+    let link = format!("href=\"/provider/orders/{number}\" data-order-link=\"{number}\">Order {number}</a>");
+    assert!(page.contains(&link), "the delivered top-up links its order");
+    let (status, order) = get(&app, &viewer.cookie, &format!("/provider/orders/{number}")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(order.contains(&number.to_string()) && order.contains(&format!("href=\"/sims/{iccid}\"")), "the order");
+
+    app.stop().await;
+    sim.shutdown().await;
+}
+
 dialect_tests!(
     catalogue_orders_and_limits,
     viewers_read_operators_act_admins_spend,
     sim_page_sms_support_topups_and_refusals,
     sim_page_lists_alerts_and_network_events,
+    sim_page_shows_the_data_traffic_limit,
+    fleet_sms_page_lists_filters_and_pages,
+    sms_forms_take_udh_dcs_and_expiry,
+    extension_from_the_sim_list_and_page,
+    delivered_top_up_links_its_order,
 );

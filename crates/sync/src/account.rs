@@ -12,7 +12,9 @@ use simfleet_store::{ProductRow, ProviderOrder, ProviderRef, ProviderSms, Provid
 pub fn refusal_kind(e: &onence::Error) -> &'static str {
     match e {
         onence::Error::Auth { status: 403, message } if message.contains("belong") => "sim-not-owned",
-        onence::Error::Validation { status: 422, .. } => "sim-expired",
+        onence::Error::Validation { status: 422 | 409, message, .. } if message.to_lowercase().contains("expired") => {
+            "sim-expired"
+        }
         onence::Error::Validation { status: 400, message, .. } if message.to_lowercase().contains("payment method") => {
             "invalid-payment-method"
         }
@@ -21,10 +23,12 @@ pub fn refusal_kind(e: &onence::Error) -> &'static str {
     }
 }
 
-/// A provider timestamp (`2026-01-02T03:04:05.000Z`, `…+00:00` or `2026-01-02 03:04:05`).
+/// A provider timestamp (`2026-01-02T03:04:05.000Z`, `…+00:00`, `…+0000` as v1 events
+/// write it, or `2026-01-02 03:04:05`).
 pub fn parse_time(raw: Option<&str>) -> Option<DateTime<Utc>> {
     let raw = raw?.trim();
     DateTime::parse_from_rfc3339(raw)
+        .or_else(|_| DateTime::parse_from_str(raw, "%Y-%m-%dT%H:%M:%S%.f%z"))
         .map(|t| t.with_timezone(&Utc))
         .ok()
         .or_else(|| NaiveDateTime::parse_from_str(raw, "%Y-%m-%d %H:%M:%S").ok().map(|n| n.and_utc()))
@@ -237,5 +241,39 @@ impl Syncer {
             self.store().replace_sim_sms(&batch).await?;
         }
         Ok((ok, errors))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rejected(status: u16, message: &str) -> onence::Error {
+        onence::Error::Validation { status, error_code: None, message: message.into() }
+    }
+
+    #[test]
+    fn only_expiry_refusals_are_called_expired() {
+        let expired = "The following SIMs are expired and cannot be modified via API. Only extensions are permitted: 1";
+        assert_eq!(refusal_kind(&rejected(422, expired)), "sim-expired");
+        assert_eq!(refusal_kind(&rejected(409, "SIM expired")), "sim-expired");
+        assert_eq!(refusal_kind(&rejected(422, "Quota already at its maximum")), "rejected");
+        assert_eq!(refusal_kind(&rejected(400, "Invalid payment method 'cash'")), "invalid-payment-method");
+        let foreign = onence::Error::Auth { status: 403, message: "SIM does not belong to user".into() };
+        assert_eq!(refusal_kind(&foreign), "sim-not-owned");
+    }
+
+    #[test]
+    fn provider_timestamps_in_every_shape() {
+        let want = DateTime::parse_from_rfc3339("2026-01-02T03:04:05Z").unwrap().with_timezone(&Utc);
+        for raw in [
+            "2026-01-02T03:04:05.000Z",
+            "2026-01-02T03:04:05+00:00",
+            "2026-01-02T03:04:05.000+0000",
+            "2026-01-02 03:04:05",
+        ] {
+            assert_eq!(parse_time(Some(raw)), Some(want), "{raw}");
+        }
+        assert_eq!(parse_time(Some("yesterday")), None);
     }
 }

@@ -490,10 +490,8 @@ async fn events_since(
 
 fn network_event(sim_id: i64, e: &onence::models::SimEvent) -> anyhow::Result<NewNetworkEvent> {
     let raw = e.timestamp.as_deref().context("a network event without a timestamp")?;
-    let occurred_at = chrono::DateTime::parse_from_str(raw, "%Y-%m-%dT%H:%M:%S%.f%z")
-        .or_else(|_| chrono::DateTime::parse_from_rfc3339(raw))
-        .with_context(|| format!("unreadable event timestamp {raw:?}"))?
-        .with_timezone(&Utc);
+    let occurred_at =
+        crate::account::parse_time(Some(raw)).with_context(|| format!("unreadable event timestamp {raw:?}"))?;
     Ok(NewNetworkEvent {
         sim_id,
         occurred_at,
@@ -651,7 +649,7 @@ impl Syncer {
             "top_up" => {
                 let pm = payment(&payload)?;
                 let existing =
-                    if retry { self.top_up_order_since(&provider_ref, item.created_at).await? } else { None };
+                    if retry { self.order_since("TOPUP", &provider_ref, item.created_at).await? } else { None };
                 let number = match existing {
                     Some(n) => n,
                     None => {
@@ -704,6 +702,9 @@ impl Syncer {
                 Ok(note("SMS accepted by the provider".into()))
             }
             "reset_connectivity" => {
+                if retry && self.reset_since(&provider_ref, item.created_at).await? {
+                    return Ok(note("connectivity reset done by the provider (found after a retry)".into()));
+                }
                 client.reset_connectivity(&provider_ref).await?;
                 Ok(note("connectivity reset done by the provider".into()))
             }
@@ -728,6 +729,10 @@ impl Syncer {
             "extend" => {
                 let pm = payment(&payload)?;
                 let product_id = payload["product_id"].as_i64();
+                // The provider bills an extension as a TARIFF_CHANGE order of the SIM.
+                if retry && self.order_since("TARIFF_CHANGE", &provider_ref, item.created_at).await?.is_some() {
+                    return Ok(note("extension applied by the provider (found after a retry)".into()));
+                }
                 client.extend_sims(&SimExtensionRequest { iccids: vec![provider_ref], product_id }, pm).await?;
                 Ok(note("extension applied by the provider".into()))
             }
@@ -735,9 +740,11 @@ impl Syncer {
         }
     }
 
-    /// The number of a TOPUP order of this SIM dated at or after `since`, if the provider has one.
-    async fn top_up_order_since(
+    /// The number of an order of `order_type` concerning this SIM dated at or after `since`, if
+    /// the provider has one among its newest orders.
+    async fn order_since(
         &self,
+        order_type: &str,
         provider_ref: &str,
         since: chrono::DateTime<Utc>,
     ) -> Result<Option<u64>, Delivery> {
@@ -745,9 +752,20 @@ impl Syncer {
         Ok(page.items.iter().find_map(|o| {
             let date = crate::account::parse_time(o.order_date.as_deref())?;
             let concerns = o.sims.iter().flatten().any(|s| s.iccid.as_deref() == Some(provider_ref));
-            (o.order_type.as_deref() == Some("TOPUP") && concerns && date >= since - CLOCK_SKEW)
+            (o.order_type.as_deref() == Some(order_type) && concerns && date >= since - CLOCK_SKEW)
                 .then_some(o.order_number)
                 .flatten()
+        }))
+    }
+
+    /// Whether the SIM's provider events show a connectivity reset at or after `since`. When
+    /// none shows (the provider may record it late), the reset is sent again: a second reset
+    /// only makes the device attach once more.
+    async fn reset_since(&self, provider_ref: &str, since: chrono::DateTime<Utc>) -> Result<bool, Delivery> {
+        let page = self.client.list_events(provider_ref, Some(1), Some(50), Some("-timestamp")).await?;
+        Ok(page.items.iter().any(|e| {
+            let is_reset = e.event_type.as_deref().is_some_and(|t| t.to_lowercase().contains("reset"));
+            is_reset && crate::account::parse_time(e.timestamp.as_deref()).is_some_and(|t| t >= since - CLOCK_SKEW)
         }))
     }
 

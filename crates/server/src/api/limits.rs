@@ -135,17 +135,19 @@ async fn sim_data_traffic_limit(
     Path(iccid): Path<String>,
 ) -> ApiResult<Json<DataTrafficLimitState>> {
     let sim = app.store.get_sim(&iccid).await?;
-    let syncer = provider(&app)?;
+    let state = data_traffic_limit_state(&app, &sim.iccid).await?;
+    Ok(Json(DataTrafficLimitState { iccid: sim.iccid, state, checked_at: simfleet_store::now() }))
+}
+
+/// The provider's `REACHED` / `NOT_REACHED` for one SIM, read now; `None` when not reported.
+pub(crate) async fn data_traffic_limit_state(app: &AppState, iccid: &str) -> ApiResult<Option<String>> {
+    let syncer = provider(app)?;
     let r = app
         .store
-        .provider_refs_of(std::slice::from_ref(&sim.iccid))
+        .provider_refs_of(&[iccid.to_owned()])
         .await?
         .pop()
         .ok_or_else(|| ApiError::Unprocessable { detail: "the SIM has no provider".into(), field: None })?;
     let status = syncer.client().v2_get_status(&r.provider_ref).await?;
-    Ok(Json(DataTrafficLimitState {
-        iccid: sim.iccid,
-        state: status.data_traffic_limit_state.and_then(|d| d.description),
-        checked_at: simfleet_store::now(),
-    }))
+    Ok(status.data_traffic_limit_state.and_then(|d| d.description))
 }

@@ -8,12 +8,13 @@ use crate::auth::{Admin, Operator, Viewer};
 use crate::error::{ApiError, ApiResult, Problem, Validator};
 use crate::extract::{Body, Json, Query};
 use axum::extract::{Path, State};
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
 use simfleet_domain::Money;
-use simfleet_store::{OrderFilter, OrderRow, ProductRow};
+use simfleet_store::{KeyClaim, OrderFilter, OrderRow, ProductRow};
 use simfleet_sync::onence::models::{AdditionalOrder, DeliveryAddress, OrderedProduct};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::{router::OpenApiRouter, routes};
@@ -339,15 +340,50 @@ fn quote(products: &[ProductRow], lines: &[NewOrderLine]) -> ApiResult<Quote> {
 /// Order products from the catalogue (admin). Without `"confirm": true` it answers 200 with a
 /// quote stating the cost and places nothing; with it, the order is placed at the provider and
 /// answered 201 with the order.
+///
+/// Send an `Idempotency-Key` header (any text up to 200 characters, e.g. a UUID) to make a
+/// retry safe: the same key with the same order answers the first order again
+/// (`Idempotent-Replayed: true`) instead of ordering twice. While the first request is being
+/// placed, or when the provider's answer to it was lost, the key answers 409.
 #[utoipa::path(post, path = "/orders", tag = "provider", request_body = NewOrder,
+    params(("Idempotency-Key" = Option<String>, Header, description = "makes a retried order safe")),
     responses((status = 200, body = Quote), (status = 201, body = OrderView), (status = 403, body = Problem),
-        (status = 422, body = Problem), (status = 503, body = Problem)))]
-async fn create_order(admin: Admin, State(app): State<AppState>, Body(req): Body<NewOrder>) -> ApiResult<Response> {
+        (status = 409, body = Problem), (status = 422, body = Problem), (status = 503, body = Problem)))]
+async fn create_order(
+    admin: Admin,
+    State(app): State<AppState>,
+    headers: HeaderMap,
+    Body(req): Body<NewOrder>,
+) -> ApiResult<Response> {
     if !req.confirm {
         return Ok(Json(quote_order(&app, &req.products).await?).into_response());
     }
-    let order = place_order(&app, req, admin.actor()).await?;
-    Ok((StatusCode::CREATED, Json(order)).into_response())
+    let key = idempotency_key(&headers)?;
+    let (order, replayed) = place_order(&app, req, admin.actor(), key.as_deref()).await?;
+    let mut response = (StatusCode::CREATED, Json(order)).into_response();
+    if replayed {
+        response.headers_mut().insert("idempotent-replayed", HeaderValue::from_static("true"));
+    }
+    Ok(response)
+}
+
+/// The request's `Idempotency-Key`, if it carries one.
+fn idempotency_key(headers: &HeaderMap) -> ApiResult<Option<String>> {
+    let Some(value) = headers.get("idempotency-key") else { return Ok(None) };
+    match value.to_str().map(str::trim) {
+        Ok(key) if !key.is_empty() && key.len() <= 200 => Ok(Some(key.to_owned())),
+        _ => Err(ApiError::field("Idempotency-Key", "must be 1 to 200 visible ASCII characters")),
+    }
+}
+
+/// Order keys are remembered under this scope.
+const ORDER_KEYS: &str = "orders";
+
+/// What a key is tied to: who orders what, so that a key reused for another order is refused.
+fn order_hash(req: &NewOrder, actor: &str) -> String {
+    let lines: Vec<(i64, i64)> = req.products.iter().map(|l| (l.product_id, l.quantity)).collect();
+    let canonical = serde_json::json!([actor, lines, req.delivery_address, req.customer_reference]);
+    hex::encode(Sha256::digest(canonical.to_string().as_bytes()))
 }
 
 /// Prices `lines` against the catalogue without ordering anything.
@@ -356,10 +392,41 @@ pub(crate) async fn quote_order(app: &AppState, lines: &[NewOrderLine]) -> ApiRe
     quote(&catalogue(app, false).await?, lines)
 }
 
-/// Checks `req` against the catalogue, places it at the provider and records it.
-pub(crate) async fn place_order(app: &AppState, req: NewOrder, actor: String) -> ApiResult<OrderView> {
+/// Checks `req` against the catalogue, places it at the provider and records it. With an
+/// idempotency `key`, a request sent again gets the first one's order (and `true`), never a
+/// second order.
+pub(crate) async fn place_order(
+    app: &AppState,
+    req: NewOrder,
+    actor: String,
+    key: Option<&str>,
+) -> ApiResult<(OrderView, bool)> {
     let syncer = provider(app)?;
     quote(&catalogue(app, false).await?, &req.products)?;
+    if let Some(key) = key {
+        match app.store.claim_request_key(ORDER_KEYS, key, &order_hash(&req, &actor)).await? {
+            KeyClaim::New => {}
+            KeyClaim::Done(number) => {
+                let number: i64 = number
+                    .parse()
+                    .map_err(|_| ApiError::Internal(anyhow::anyhow!("unreadable order number {number:?} of a key")))?;
+                let (row, sims) = app.store.get_order(number).await?;
+                return Ok((order_view(row, Some(sims)), true));
+            }
+            KeyClaim::Pending => {
+                return Err(ApiError::Conflict {
+                    field: Some("Idempotency-Key".into()),
+                    detail: "an order with this Idempotency-Key is being placed, or the provider's answer to it was \
+                             lost: refresh the orders (POST /api/v1/orders/refresh) to see whether it was placed, and \
+                             use a new key to order again"
+                        .into(),
+                })
+            }
+            KeyClaim::Mismatch => {
+                return Err(ApiError::field("Idempotency-Key", "this key was already used for a different order"))
+            }
+        }
+    }
     let order = AdditionalOrder {
         products: req
             .products
@@ -369,7 +436,15 @@ pub(crate) async fn place_order(app: &AppState, req: NewOrder, actor: String) ->
         delivery_address: req.delivery_address,
         customer_reference: req.customer_reference.clone(),
     };
-    let created = syncer.client().create_order(&order).await?;
+    let created = match syncer.client().create_order(&order).await {
+        Ok(created) => created,
+        Err(e) => {
+            if let Some(key) = key.filter(|_| e.certainly_not_applied()) {
+                app.store.release_request_key(ORDER_KEYS, key).await?;
+            }
+            return Err(e.into());
+        }
+    };
     let number = created.id().and_then(|n| n.parse::<u64>().ok()).ok_or_else(|| {
         ApiError::Internal(anyhow::anyhow!(
             "the provider placed the order without naming it (Location {:?})",
@@ -389,8 +464,11 @@ pub(crate) async fn place_order(app: &AppState, req: NewOrder, actor: String) ->
         stored.delivery_address = order.delivery_address.as_ref().and_then(|a| serde_json::to_string(a).ok());
     }
     app.store.upsert_orders(std::slice::from_ref(&stored)).await?;
+    if let Some(key) = key {
+        app.store.finish_request_key(ORDER_KEYS, key, &number.to_string()).await?;
+    }
     let (row, sims) = app.store.get_order(number as i64).await?;
-    Ok(order_view(row, Some(sims)))
+    Ok((order_view(row, Some(sims)), false))
 }
 
 /// What is known of an order the provider accepted but did not show yet: a later refresh

@@ -76,12 +76,19 @@ pub struct SmsQuery {
 }
 
 fn filter(q: &SmsQuery, sim_id: Option<i64>) -> ApiResult<SmsFilter> {
-    if let Some(d) = q.direction.as_deref() {
-        if d != "MO" && d != "MT" {
-            return Err(ApiError::field("direction", "must be MO or MT"));
-        }
+    sms_filter(sim_id, q.direction.clone(), q.status.clone())
+}
+
+/// The SMS list's filter, with the direction checked.
+pub(crate) fn sms_filter(
+    sim_id: Option<i64>,
+    direction: Option<String>,
+    status: Option<String>,
+) -> ApiResult<SmsFilter> {
+    if direction.as_deref().is_some_and(|d| d != "MO" && d != "MT") {
+        return Err(ApiError::field("direction", "must be MO or MT"));
     }
-    Ok(SmsFilter { sim_id, direction: q.direction.clone(), status: q.status.clone() })
+    Ok(SmsFilter { sim_id, direction, status })
 }
 
 /// A SIM's SMS, newest first. With `refresh=true` they are read from the provider first (a
@@ -150,7 +157,20 @@ pub(crate) async fn cancel(app: &AppState, iccid: &str, sms_id: i64, actor: &str
         .pop()
         .ok_or_else(|| ApiError::Unprocessable { detail: "the SIM has no provider".into(), field: None })?;
     let id = u64::try_from(sms_id).map_err(|_| ApiError::NotFound("no such SMS".into()))?;
-    syncer.client().cancel_sms(&r.provider_ref, id).await?;
+    if let Err(e) = syncer.client().cancel_sms(&r.provider_ref, id).await {
+        if !e.is_transient() {
+            // A refusal is part of the SIM's history, as refused outbox actions are.
+            let event = simfleet_store::NewEvent {
+                kind: simfleet_domain::EventKind::ProviderActionFailed,
+                old_status: None,
+                new_status: None,
+                note: Some(format!("cancelling SMS {sms_id} refused by the provider: {e}")),
+                actor,
+            };
+            app.store.add_sim_event(sim.id, &event).await?;
+        }
+        return Err(e.into());
+    }
     app.store.cancel_sms(sim.id, sms_id, actor).await?;
     Ok(())
 }

@@ -20,6 +20,7 @@ mod reports;
 mod session;
 mod sim_provider;
 mod sims;
+mod sms;
 mod support;
 mod templates;
 
@@ -46,6 +47,7 @@ pub fn router(state: AppState) -> Router<AppState> {
         .merge(reports::router())
         .merge(provider::router())
         .merge(support::router())
+        .merge(sms::router())
         .merge(admin::router())
         .layer(middleware::from_fn_with_state(state, csrf::guard))
         .merge(assets::router())

@@ -182,6 +182,8 @@ struct OrderForm {
     zip: String,
     city: String,
     country: String,
+    /// Set on the confirmation page, so that a confirmation sent twice orders once.
+    idempotency_key: String,
 }
 
 impl OrderForm {
@@ -275,7 +277,11 @@ async fn new_order(
 }
 
 /// Step one: the quote, on a page that states the cost and asks for confirmation.
-async fn quote_order(ctx: Ctx, State(app): State<AppState>, Form(form): Form<OrderForm>) -> Result<Response, WebError> {
+async fn quote_order(
+    ctx: Ctx,
+    State(app): State<AppState>,
+    Form(mut form): Form<OrderForm>,
+) -> Result<Response, WebError> {
     ctx.require(Role::Admin)?;
     let order = match form.order(false) {
         Ok(o) => o,
@@ -294,6 +300,7 @@ async fn quote_order(ctx: Ctx, State(app): State<AppState>, Form(form): Form<Ord
             o.into_iter().filter_map(|(k, v)| v.as_str().map(|s| (super::templates::label(&k), s.to_owned()))).collect()
         })
         .unwrap_or_default();
+    form.idempotency_key = hex::encode(rand::random::<[u8; 16]>());
     ctx.render("provider/order_confirm.html", context! { nav => "orders", quote, form, address })
 }
 
@@ -304,10 +311,14 @@ async fn place_order(ctx: Ctx, State(app): State<AppState>, Form(form): Form<Ord
         Ok(o) => o,
         Err(errors) => return render_order_form(&ctx, &app, &form, &errors).await,
     };
-    match orders::place_order(&app, order, ctx.actor()).await {
-        Ok(placed) => Ok(redirect_with(
+    match orders::place_order(&app, order, ctx.actor(), opt(&form.idempotency_key).as_deref()).await {
+        Ok((placed, replayed)) => Ok(redirect_with(
             &format!("/provider/orders/{}", placed.order_number),
-            format!("Order {} placed with the provider.", placed.order_number),
+            if replayed {
+                format!("Order {} was placed already; the confirmation was sent twice.", placed.order_number)
+            } else {
+                format!("Order {} placed with the provider.", placed.order_number)
+            },
         )),
         Err(e) => render_order_form(&ctx, &app, &form, &order_errors(e)?).await,
     }

@@ -1,6 +1,7 @@
 //! Provider actions on SIMs from the dashboard: SMS (send, cancel), top-up, connectivity reset
 //! and extension, for one SIM from its page or for a selection from the SIM list. They queue
-//! through the same functions as the API's bulk endpoints (the outbox delivers them).
+//! through the same functions as the API's bulk endpoints (the outbox delivers them). The SIM
+//! page's one live provider read (the data-traffic-limit state) is here too.
 
 use super::page::{redirect_with, urlencode, Ctx, WebError};
 use super::provider::provider_message;
@@ -9,6 +10,7 @@ use crate::api::provider_actions::{
     PAYMENT_METHODS,
 };
 use crate::app::AppState;
+use crate::error::ApiError;
 use axum::extract::{Path, State};
 use axum::response::Response;
 use axum::routing::post;
@@ -18,6 +20,7 @@ use minijinja::context;
 use serde::Deserialize;
 use simfleet_domain::Role;
 use simfleet_store::{AlertFilter, PageRequest, SmsFilter};
+use std::time::Duration;
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -54,12 +57,18 @@ fn opt(s: &str) -> Option<String> {
     (!s.is_empty()).then(|| s.to_owned())
 }
 
+/// The SMS form of the SIM page (and, with its text and expiry, of the SIM list). Only what a
+/// form cannot carry as the API's types is read here; the API's own checks judge the rest.
 #[derive(Deserialize, Default)]
 #[serde(default)]
 pub struct SmsForm {
     pub payload: String,
     /// `datetime-local` (UTC): when the provider stops trying to deliver it.
     pub expiry: String,
+    /// User data header, hex.
+    pub udh: String,
+    /// Data coding scheme.
+    pub dcs: String,
 }
 
 impl SmsForm {
@@ -72,7 +81,11 @@ impl SmsForm {
             ),
             None => None,
         };
-        Ok(SmsRequest { payload: self.payload.clone(), udh: None, dcs: None, expiry_date, source_address: None })
+        let dcs = match opt(&self.dcs) {
+            Some(d) => Some(d.parse::<i64>().map_err(|_| "dcs: must be a whole number".to_owned())?),
+            None => None,
+        };
+        Ok(SmsRequest { payload: self.payload.clone(), udh: opt(&self.udh), dcs, expiry_date, source_address: None })
     }
 }
 
@@ -233,9 +246,14 @@ pub async fn bulk(
             let result = transfer_sims(app, iccids, target, &actor).await;
             queued(result, |n| format!("Transfer of {n} SIM(s) to organisation {target} queued."))?
         }
+        "extend" => {
+            ctx.require(Role::Admin)?;
+            let result = extend_sims(app, iccids, None, opt(&field("payment_method")), &actor).await;
+            queued(result, |n| format!("Extension queued for {n} SIM(s); the provider renews each (invoiced)."))?
+        }
         "sms" => {
             ctx.require(Role::Operator)?;
-            let form = SmsForm { payload: field("payload"), expiry: String::new() };
+            let form = SmsForm { payload: field("payload"), expiry: field("expiry"), ..SmsForm::default() };
             match form.request() {
                 Ok(sms) => queued(sms_sims(app, iccids, sms, &actor).await, |n| format!("SMS queued for {n} SIM(s)."))?,
                 Err(e) => format!("Not sent. {e}"),
@@ -292,4 +310,28 @@ pub fn expiry_state(outbox: &[simfleet_store::OutboxItem]) -> Option<&'static st
         }
     }
     None
+}
+
+/// How long the SIM page waits for the provider's live answer before it says so and renders.
+const LIVE_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// Whether the SIM reached the account's monthly data limit, read from the provider now as
+/// `GET /api/v1/sims/{iccid}/data-traffic-limit` reads it: the provider's `REACHED` or
+/// `NOT_REACHED`, or `not_reported`, `unreachable` (an outage, or no answer within
+/// [`LIVE_TIMEOUT`]) or `not_configured`. Never an error: the page shows it as a short text.
+pub async fn data_traffic_limit(app: &AppState, iccid: &str) -> String {
+    if app.runner.is_none() {
+        return "not_configured".to_owned();
+    }
+    let read = async {
+        match crate::api::limits::data_traffic_limit_state(app, iccid).await {
+            Ok(state) => state.unwrap_or_else(|| "not_reported".into()),
+            Err(ApiError::Provider { slug: "provider-unavailable", .. }) => "unreachable".to_owned(),
+            Err(e) => {
+                tracing::debug!(iccid, error = ?e, "the provider gave no data-traffic-limit state");
+                "not_reported".to_owned()
+            }
+        }
+    };
+    tokio::time::timeout(LIVE_TIMEOUT, read).await.unwrap_or_else(|_| "unreachable".to_owned())
 }

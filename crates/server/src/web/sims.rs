@@ -357,13 +357,17 @@ async fn render_detail(
     let sim = app.store.get_sim(iccid).await?;
     let today = chrono::Utc::now().date_naive();
     let events_page = PageRequest { limit: 100, cursor: None, with_total: false };
-    let (events, usage, quotas, connectivity, outbox, (customers, plans)) = tokio::try_join!(
+    let live = sim.provider != Provider::None;
+    let (events, usage, quotas, connectivity, outbox, (customers, plans), data_limit) = tokio::try_join!(
         async { app.store.sim_events(iccid, events_page).await.map_err(WebError::from) },
         async { app.store.sim_usage(sim.id, today - Days::new(179), today).await.map_err(WebError::from) },
         async { app.store.sim_quotas(sim.id).await.map_err(WebError::from) },
         async { app.store.sim_connectivity(sim.id).await.map_err(WebError::from) },
         async { app.store.sim_outbox(sim.id).await.map_err(WebError::from) },
         names(app),
+        async {
+            Ok::<_, WebError>(if live { Some(super::sim_provider::data_traffic_limit(app, iccid).await) } else { None })
+        },
     )?;
     let provider = super::sim_provider::sections(app, sim.id, &outbox).await?;
     let (bucket_kind, bucket) = match bucket {
@@ -404,7 +408,16 @@ async fn render_detail(
     let events: Vec<crate::api::sims::EventView> = events.items.into_iter().map(Into::into).collect();
     let outbox: Vec<_> = outbox
         .into_iter()
-        .map(|o| serde_json::json!({ "action": o.action, "status": o.status, "attempts": o.attempts, "last_error": o.last_error, "created_at": o.created_at }))
+        .map(|o| {
+            // A delivered top-up names the order it created.
+            let order_number = o
+                .result
+                .as_deref()
+                .filter(|_| o.action == "top_up" && o.status == "done")
+                .and_then(|r| serde_json::from_str::<serde_json::Value>(r).ok())
+                .and_then(|r| r["order_number"].as_i64());
+            serde_json::json!({ "action": o.action, "status": o.status, "attempts": o.attempts, "last_error": o.last_error, "created_at": o.created_at, "order_number": order_number })
+        })
         .collect();
     ctx.render(
         "sims/detail.html",
@@ -414,7 +427,7 @@ async fn render_detail(
             plan_name => view.tariff_plan_id.and_then(|id| plans.iter().find(|c| c.id == id).map(|c| c.name.clone())),
             sim => view, actions, may_reveal, revealed,
             customer_list => customers,
-            events, gauges, connectivity, outbox, bucket,
+            events, gauges, connectivity, outbox, bucket, data_limit,
             has_usage => !points.is_empty(), usage_total, usage_days => usage.len(),
             usage => script_json(&points),
             ..provider,

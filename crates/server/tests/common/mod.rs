@@ -2,6 +2,7 @@
 
 #![allow(dead_code)]
 
+pub mod provider;
 pub mod web;
 
 use reqwest::{Method, StatusCode};
