@@ -489,6 +489,11 @@ async fn sim_sms(app: &TestApp, c: &Client, base: &str, iccid: &str) {
     assert!(found, "the sent SMS is listed with its delivery status");
     let (_, api) = app.get(&format!("/api/v1/sims/{iccid}/sms?direction=MT"), &app.viewer).await;
     assert!(api["items"].as_array().unwrap().iter().any(|m| m["payload"] == "CONFIG interval=300"), "{api}");
+    // The fleet's SMS page lists it too, and links back to the SIM.
+    c.goto(&format!("{base}/sms?direction=MT&iccid={iccid}")).await.unwrap();
+    assert!(text(c, "#fleet-sms").await.contains("CONFIG interval=300"));
+    click_through(c, &format!("#fleet-sms a[href='/sims/{iccid}#sms']")).await;
+    assert!(c.current_url().await.unwrap().path().ends_with(iccid));
 }
 
 /// Opens a support request from a SIM's page; it is listed with the SIM referenced.

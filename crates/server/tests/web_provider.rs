@@ -591,6 +591,47 @@ async fn delivered_top_up_links_its_order(dialect: Dialect) {
     sim.shutdown().await;
 }
 
+/// The SIM page shows automatic top-up as last set through simfleet, and an admin turns it
+/// on and off there through the outbox.
+async fn sim_page_turns_auto_top_up_on_and_off(dialect: Dialect) {
+    let Some((sim, app)) = setup(dialect).await else { return };
+    let record = sim.state().sims()[4].clone();
+    let iccid = record.iccid_with_luhn.as_str();
+    let path = format!("/sims/{iccid}");
+    let admin = sign_in(&app, "admin").await;
+    let operator = sign_in(&app, "operator").await;
+    let state = |html: &str| {
+        html.split("id=\"auto-top-up\" data-state=\"").nth(1).unwrap().split('"').next().unwrap().to_owned()
+    };
+
+    let (_, page) = get(&app, &operator.cookie, &path).await;
+    assert_eq!(state(&page), "none");
+    assert!(page.contains("not set through simfleet") && !page.contains("id=\"auto-top-up-toggle\""), "admins only");
+    let res = post(&app, &operator, &format!("{path}/auto-topup"), &[("auto_top_up", "on")]).await;
+    assert_eq!(res.status(), StatusCode::FORBIDDEN);
+
+    let (_, page) = get(&app, &admin.cookie, &path).await;
+    assert!(page.contains(">Turn on</button>"));
+    let (_, html) =
+        follow(&app, &admin, post(&app, &admin, &format!("{path}/auto-topup"), &[("auto_top_up", "on")]).await).await;
+    assert!(flash(&html).contains("Automatic top-up queued"), "{}", flash(&html));
+    assert_eq!(state(&html), "on");
+    assert!(html.contains("on its way to the provider"));
+    assert!(!sim.state().sim(&record.iccid).unwrap().auto_topup, "nothing reaches the provider before the outbox runs");
+    assert_eq!(app.run_job("outbox").await["items_ok"], 1);
+    assert!(sim.state().sim(&record.iccid).unwrap().auto_topup);
+    let (_, page) = get(&app, &admin.cookie, &path).await;
+    assert!(page.contains("set by admin") && page.contains(">Turn off</button>"));
+
+    let res = post(&app, &admin, &format!("{path}/auto-topup"), &[("auto_top_up", "off")]).await;
+    assert_eq!(state(&follow(&app, &admin, res).await.1), "off");
+    assert_eq!(app.run_job("outbox").await["items_ok"], 1);
+    assert!(!sim.state().sim(&record.iccid).unwrap().auto_topup);
+
+    app.stop().await;
+    sim.shutdown().await;
+}
+
 dialect_tests!(
     catalogue_orders_and_limits,
     viewers_read_operators_act_admins_spend,
@@ -601,4 +642,5 @@ dialect_tests!(
     sms_forms_take_udh_dcs_and_expiry,
     extension_from_the_sim_list_and_page,
     delivered_top_up_links_its_order,
+    sim_page_turns_auto_top_up_on_and_off,
 );

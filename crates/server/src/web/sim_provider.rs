@@ -31,6 +31,7 @@ pub fn router() -> Router<AppState> {
         .route("/sims/{iccid}/reset-connectivity", post(reset))
         .route("/sims/{iccid}/imei-lock", post(imei_lock))
         .route("/sims/{iccid}/extend", post(extend))
+        .route("/sims/{iccid}/auto-topup", post(auto_top_up))
 }
 
 /// Payment methods (value, label) for the top-up and extension forms; none chosen means the
@@ -196,6 +197,46 @@ async fn imei_lock(
         }
     })?;
     Ok(redirect_with(&back(&iccid, "details"), message))
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct AutoTopUpForm {
+    /// `on` or `off`.
+    auto_top_up: String,
+}
+
+async fn auto_top_up(
+    ctx: Ctx,
+    State(app): State<AppState>,
+    Path(iccid): Path<String>,
+    Form(f): Form<AutoTopUpForm>,
+) -> Result<Response, WebError> {
+    ctx.require(Role::Admin)?;
+    app.store.get_sim(&iccid).await?;
+    let on = f.auto_top_up == "on";
+    let result = auto_top_up_sims(&app, std::slice::from_ref(&iccid), on, &ctx.actor()).await;
+    let message = queued(result, |_| {
+        if on {
+            "Automatic top-up queued: the provider tops the SIM up when its volume runs out (invoiced).".to_owned()
+        } else {
+            "Turning automatic top-up off queued.".to_owned()
+        }
+    })?;
+    Ok(redirect_with(&back(&iccid, "details"), message))
+}
+
+/// The SIM's automatic top-up as last set through simfleet (the provider does not report it):
+/// `on`/`off` with who set it and when, or the change still on its way. `None` when never set.
+pub fn auto_top_up_state(outbox: &[simfleet_store::OutboxItem]) -> Option<serde_json::Value> {
+    let item = outbox.iter().find(|o| o.action == "set_auto_top_up" && o.status != "failed")?;
+    let enabled = serde_json::from_str::<serde_json::Value>(&item.payload).ok()?["enabled"].as_bool()?;
+    Some(serde_json::json!({
+        "enabled": enabled,
+        "pending": item.status == "pending",
+        "by": item.requested_by,
+        "at": item.done_at.unwrap_or(item.created_at),
+    }))
 }
 
 async fn extend(

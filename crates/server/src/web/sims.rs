@@ -370,6 +370,7 @@ async fn render_detail(
         },
     )?;
     let provider = super::sim_provider::sections(app, sim.id, &outbox).await?;
+    let auto_top_up = super::sim_provider::auto_top_up_state(&outbox);
     let (bucket_kind, bucket) = match bucket {
         "week" => (Bucket::Week, "week"),
         "month" => (Bucket::Month, "month"),
@@ -427,7 +428,7 @@ async fn render_detail(
             plan_name => view.tariff_plan_id.and_then(|id| plans.iter().find(|c| c.id == id).map(|c| c.name.clone())),
             sim => view, actions, may_reveal, revealed,
             customer_list => customers,
-            events, gauges, connectivity, outbox, bucket, data_limit,
+            events, gauges, connectivity, outbox, bucket, data_limit, auto_top_up,
             has_usage => !points.is_empty(), usage_total, usage_days => usage.len(),
             usage => script_json(&points),
             ..provider,
