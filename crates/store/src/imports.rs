@@ -527,6 +527,39 @@ async fn committed_with_hash(tx: &mut Tx, hash: &str) -> StoreResult<Option<(i64
     .await)?)
 }
 
+/// Records `import` (its counts, errors and status) and returns its id. `rows` are the
+/// validated rows a later commit applies; `None` once committed.
+async fn insert_import(tx: &mut Tx, import: &Import, file_invalid: i64, rows: Option<String>) -> StoreResult<i64> {
+    let errors = serde_json::to_string(&import.errors).map_err(|e| corrupt("errors", e))?;
+    let warnings = serde_json::to_string(&import.warnings).map_err(|e| corrupt("warnings", e))?;
+    Ok(with_tx!(tx, c => sqlx::query_scalar(
+        "INSERT INTO imports (file_name, file_hash, format, status, total_rows, to_create, to_update, unchanged, invalid, \
+         file_invalid, errors, warnings, rows, created_by, created_at, created, updated, committed_at, committed_by) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19) RETURNING id",
+    )
+    .bind(&import.file_name)
+    .bind(&import.file_hash)
+    .bind(&import.format)
+    .bind(import.status.as_str())
+    .bind(import.total_rows)
+    .bind(import.to_create)
+    .bind(import.to_update)
+    .bind(import.unchanged)
+    .bind(import.invalid)
+    .bind(file_invalid)
+    .bind(&errors)
+    .bind(&warnings)
+    .bind(&rows)
+    .bind(&import.created_by)
+    .bind(import.created_at)
+    .bind(import.created)
+    .bind(import.updated)
+    .bind(import.committed_at)
+    .bind(&import.committed_by)
+    .fetch_one(&mut *c)
+    .await)?)
+}
+
 fn already_committed(id: i64, name: &str, at: Option<DateTime<Utc>>) -> String {
     let at = at.map(|t| format!(" on {}", t.format("%Y-%m-%d %H:%M UTC"))).unwrap_or_default();
     format!("this file was already committed as import #{id} ({name}){at}")
@@ -536,7 +569,7 @@ impl Store {
     /// Checks rows against the inventory without recording anything (a dry run).
     pub async fn check_import(&self, input: &NewImport, same_secret: SecretsEqual<'_>) -> StoreResult<Import> {
         let mut tx = self.begin().await?;
-        let import = self.preview_in(&mut tx, input, same_secret, "").await?;
+        let (import, _) = self.preview_in(&mut tx, input, same_secret, "").await?;
         drop(tx);
         Ok(import)
     }
@@ -550,34 +583,46 @@ impl Store {
         actor: &str,
     ) -> StoreResult<Import> {
         let mut tx = self.begin().await?;
-        let mut import = self.preview_in(&mut tx, input, same_secret, actor).await?;
+        let (mut import, _) = self.preview_in(&mut tx, input, same_secret, actor).await?;
         let rows_json = serde_json::to_string(&input.rows).map_err(|e| corrupt("rows", e))?;
-        let errors = serde_json::to_string(&import.errors).map_err(|e| corrupt("errors", e))?;
-        let warnings = serde_json::to_string(&import.warnings).map_err(|e| corrupt("warnings", e))?;
-        let id: i64 = with_tx!(&mut tx, c => sqlx::query_scalar(
-            "INSERT INTO imports (file_name, file_hash, format, status, total_rows, to_create, to_update, unchanged, invalid, \
-             file_invalid, errors, warnings, rows, created_by, created_at) \
-             VALUES ($1, $2, $3, 'previewed', $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) RETURNING id",
-        )
-        .bind(&import.file_name)
-        .bind(&import.file_hash)
-        .bind(&import.format)
-        .bind(import.total_rows)
-        .bind(import.to_create)
-        .bind(import.to_update)
-        .bind(import.unchanged)
-        .bind(import.invalid)
-        .bind(input.invalid_rows)
-        .bind(errors)
-        .bind(warnings)
-        .bind(rows_json)
-        .bind(actor)
-        .bind(import.created_at)
-        .fetch_one(&mut *c)
-        .await)?;
+        import.id = insert_import(&mut tx, &import, input.invalid_rows, Some(rows_json)).await?;
         tx.commit().await?;
-        import.id = id;
         Ok(import)
+    }
+
+    /// Validates and commits an import in one transaction, planned once: what `preview_import`
+    /// followed at once by `commit_import` does, for the command line, where nobody reads the
+    /// preview in between. With invalid rows and without `skip_invalid` nothing is applied and
+    /// the import is kept as previewed, as `preview_import` keeps it.
+    pub async fn import_now(
+        &self,
+        input: &NewImport,
+        skip_invalid: bool,
+        same_secret: SecretsEqual<'_>,
+        actor: &str,
+    ) -> StoreResult<Import> {
+        let mut tx = self.begin().await?;
+        let (mut import, plan) = self.preview_in(&mut tx, input, same_secret, actor).await?;
+        if import.invalid > 0 && !skip_invalid {
+            drop(tx);
+            return self.preview_import(input, same_secret, actor).await;
+        }
+        if let Some((other, name, at)) = committed_with_hash(&mut tx, &input.file_hash).await? {
+            return Err(StoreError::conflict("file", already_committed(other, &name, at)));
+        }
+        let now = crate::now();
+        import.status = ImportStatus::Committed;
+        import.created = Some(plan.creates.len() as i64);
+        import.updated = Some(plan.updates.len() as i64);
+        import.committed_at = Some(now);
+        import.committed_by = Some(actor.to_owned());
+        let id = insert_import(&mut tx, &import, input.invalid_rows, None).await?;
+        let note = format!("import #{id} ({})", import.file_name);
+        insert_sims_bulk(&mut tx, &plan.creates, EventKind::Imported, Some(&note), actor, now).await?;
+        apply_updates(&mut tx, &plan.updates, &note, actor, now).await?;
+        tx.commit().await?;
+        self.analyze_after_bulk(plan.creates.len() + plan.updates.len()).await?;
+        self.get_import(id).await
     }
 
     async fn preview_in(
@@ -586,14 +631,14 @@ impl Store {
         input: &NewImport,
         same_secret: SecretsEqual<'_>,
         actor: &str,
-    ) -> StoreResult<Import> {
-        let plan = plan(tx, &input.rows, same_secret).await?;
+    ) -> StoreResult<(Import, Plan)> {
+        let mut plan = plan(tx, &input.rows, same_secret).await?;
         let mut warnings = input.warnings.clone();
         if let Some((id, name, at)) = committed_with_hash(tx, &input.file_hash).await? {
             warnings.push(format!("{}; committing it again will be refused", already_committed(id, &name, at)));
         }
         let mut errors = input.errors.clone();
-        errors.extend(plan.errors);
+        errors.append(&mut plan.errors);
         if errors.len() > MAX_KEPT_ERRORS {
             warnings.push(format!("only the first {MAX_KEPT_ERRORS} of {} row errors are listed", errors.len()));
         }
@@ -618,7 +663,7 @@ impl Store {
             committed_at: None,
             committed_by: None,
         };
-        Ok(import)
+        Ok((import, plan))
     }
 
     pub async fn get_import(&self, id: i64) -> StoreResult<Import> {

@@ -184,4 +184,56 @@ async fn database_checks_and_all_or_nothing(db: &TestDb) {
     assert_eq!(before, after);
 }
 
-simfleet_store::backend_tests!(preview_then_commit_creates_and_updates_in_bulk, database_checks_and_all_or_nothing);
+/// The command line's import: planned and committed in one transaction.
+async fn import_now_validates_and_commits_at_once(db: &TestDb) {
+    let s = &db.store;
+    let mut existing = NewSim::available(iccid(1));
+    existing.label = Some("old".into());
+    s.create_sim(&existing, "t").await.unwrap();
+    let mut update = row(2, iccid(1));
+    update.label = Some("new".into());
+    let mut rows: Vec<ImportRow> = (10..2010).map(|n| row(n, iccid(n as u64))).collect();
+    rows.push(update);
+
+    let done = s.import_now(&input("now-1", rows.clone()), false, &same, "cli").await.unwrap();
+    assert_eq!(
+        (done.status, done.created, done.updated, done.to_create),
+        (ImportStatus::Committed, Some(2000), Some(1), 2000)
+    );
+    assert_eq!(done.committed_by.as_deref(), Some("cli"));
+    assert_eq!(s.count_sims(&SimFilter::default()).await.unwrap(), 2001);
+    assert_eq!(s.get_sim(&iccid(1)).await.unwrap().label.as_deref(), Some("new"));
+    let ev =
+        &s.sim_events(&iccid(700), PageRequest { limit: 1, cursor: None, with_total: false }).await.unwrap().items[0];
+    assert_eq!((ev.kind.as_str(), ev.actor.as_str()), (EventKind::Imported.as_str(), "cli"));
+    assert_eq!(ev.note.as_deref(), Some(format!("import #{} (sims.csv)", done.id).as_str()));
+    assert_eq!(s.get_import(done.id).await.unwrap(), done, "recorded as committed");
+
+    // The same file again is refused and changes nothing.
+    match s.import_now(&input("now-1", vec![row(2, iccid(5000))]), false, &same, "cli").await {
+        Err(StoreError::Conflict { field: Some("file"), message }) => {
+            assert!(message.contains(&format!("import #{}", done.id)), "{message}")
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(matches!(s.get_sim(&iccid(5000)).await, Err(StoreError::NotFound(_))));
+
+    // Invalid rows: without skip_invalid nothing is applied and the import stays previewed;
+    // with it, the valid rows are.
+    let mut bad = row(3, iccid(6001));
+    bad.tariff_plan = Some("Gold".into());
+    let mixed = vec![row(2, iccid(6000)), bad];
+    let kept = s.import_now(&input("now-2", mixed.clone()), false, &same, "cli").await.unwrap();
+    assert_eq!((kept.status, kept.invalid, kept.to_create), (ImportStatus::Previewed, 1, 1));
+    assert!(matches!(s.get_sim(&iccid(6000)).await, Err(StoreError::NotFound(_))));
+    let applied = s.import_now(&input("now-3", mixed), true, &same, "cli").await.unwrap();
+    assert_eq!((applied.status, applied.created), (ImportStatus::Committed, Some(1)));
+    assert!(s.get_sim(&iccid(6000)).await.is_ok());
+    assert!(matches!(s.get_sim(&iccid(6001)).await, Err(StoreError::NotFound(_))));
+}
+
+simfleet_store::backend_tests!(
+    preview_then_commit_creates_and_updates_in_bulk,
+    database_checks_and_all_or_nothing,
+    import_now_validates_and_commits_at_once,
+);
