@@ -10,7 +10,7 @@ use config::{Config, LogFormat};
 use simfleet_domain::Role;
 use simfleet_server::crypto::{hash_password, SecretBox};
 use simfleet_store::Store;
-use std::io::{BufRead, IsTerminal};
+use std::io::{BufRead, IsTerminal, Write};
 use std::process::ExitCode;
 
 /// mimalloc rather than the system allocator: the bulk paths (imports, list pages, sync)
@@ -174,11 +174,18 @@ fn main() -> ExitCode {
     runtime.shutdown_timeout(std::time::Duration::from_secs(1));
     match result {
         Ok(()) => ExitCode::SUCCESS,
+        // The reader of the output went away (`simfleet export | head`): stop quietly, with
+        // the status a process killed by SIGPIPE has, as `cat` would.
+        Err(e) if is_broken_pipe(&e) => ExitCode::from(141),
         Err(e) => {
             eprintln!("error: {e:#}");
             ExitCode::FAILURE
         }
     }
+}
+
+fn is_broken_pipe(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| c.downcast_ref::<std::io::Error>().is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe))
 }
 
 fn init_tracing(config: &Config) {
@@ -395,15 +402,18 @@ async fn import_file(
         store.import_now(&input, skip_invalid, &same, CLI_ACTOR).await?
     };
     let label = if dry_run { "dry run".to_owned() } else { format!("import #{}", import.id) };
-    println!(
+    // Written, not printed: a reader that stops early (`| head`) ends the command quietly.
+    let mut out = std::io::stdout().lock();
+    writeln!(
+        out,
         "{label}: {} rows in {name}: {} to create, {} to update, {} unchanged, {} invalid",
         import.total_rows, import.to_create, import.to_update, import.unchanged, import.invalid
-    );
+    )?;
     for w in &import.warnings {
-        println!("warning: {w}");
+        writeln!(out, "warning: {w}")?;
     }
     for e in &import.errors {
-        println!("row {}, {}: {:?} {}", e.row, e.column, e.value, e.reason);
+        writeln!(out, "row {}, {}: {:?} {}", e.row, e.column, e.value, e.reason)?;
     }
     if import.invalid > 0 && (dry_run || !skip_invalid) {
         bail!(
@@ -413,15 +423,16 @@ async fn import_file(
         );
     }
     if dry_run {
-        println!("dry run: nothing was changed");
+        writeln!(out, "dry run: nothing was changed")?;
         return Ok(());
     }
-    println!(
+    writeln!(
+        out,
         "committed import #{}: {} created, {} updated",
         import.id,
         import.created.unwrap_or(0),
         import.updated.unwrap_or(0)
-    );
+    )?;
     Ok(())
 }
 
@@ -433,7 +444,6 @@ async fn export_sims(
     include_secrets: bool,
 ) -> anyhow::Result<()> {
     use simfleet_server::api::exports::{write_xlsx, ExportSource};
-    use std::io::Write;
     let (filter, sort) =
         simfleet_server::api::sims::parse_filter(query).map_err(|e| anyhow::anyhow!("{}", e.problem().detail))?;
     if matches!(format, ExportFormat::Xlsx) && out.is_none() {

@@ -77,3 +77,30 @@ fn import_dry_run_commit_and_export() {
         assert!(out.status.success() && text(&out.stdout).contains("Usage: simfleet"), "{args:?}");
     }
 }
+
+/// A reader that stops early (`simfleet export | head -1`) ends the export quietly, with the
+/// status of a process killed by SIGPIPE, as `cat` ends.
+#[test]
+fn export_into_a_closed_pipe_stops_quietly() {
+    use std::io::{BufRead, BufReader};
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("many.csv");
+    let rows: String = (1..=3000).map(|n| format!("{};Tracker number {n} of the northern depot\n", iccid(n))).collect();
+    std::fs::write(&file, format!("iccid;label\n{rows}")).unwrap();
+    let out = run(&dir, &["import", file.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+
+    let mut child = simfleet(&dir)
+        .args(["export", "--format", "csv"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut header = String::new();
+    BufReader::new(child.stdout.take().unwrap()).read_line(&mut header).unwrap();
+    assert!(header.starts_with("iccid,"), "{header}");
+    // The reader is dropped here: the pipe closes with more than 64 KB still to write.
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(141), "{}", text(&out.stderr));
+    assert_eq!(text(&out.stderr), "", "no error message for a reader that went away");
+}
