@@ -27,28 +27,33 @@ impl Store {
     pub async fn claim_request_key(&self, scope: &str, key: &str, request_hash: &str) -> StoreResult<KeyClaim> {
         let now = crate::now();
         self.write(Sql::with("DELETE FROM request_keys WHERE created_at < $1", vec![(now - KEPT_FOR).into()])).await?;
-        let inserted = self
-            .write(Sql::with(
-                "INSERT INTO request_keys (scope, key, request_hash, result, created_at) VALUES ($1, $2, $3, NULL, $4) \
-                 ON CONFLICT (scope, key) DO NOTHING",
-                vec![scope.into(), key.into(), request_hash.into(), now.into()],
-            ))
-            .await?;
-        if inserted == 1 {
-            return Ok(KeyClaim::New);
+        loop {
+            let inserted = self
+                .write(Sql::with(
+                    "INSERT INTO request_keys (scope, key, request_hash, result, created_at) \
+                     VALUES ($1, $2, $3, NULL, $4) ON CONFLICT (scope, key) DO NOTHING",
+                    vec![scope.into(), key.into(), request_hash.into(), now.into()],
+                ))
+                .await?;
+            if inserted == 1 {
+                return Ok(KeyClaim::New);
+            }
+            let held: Option<(String, Option<String>)> = with_db!(self, c => sqlx::query_as(
+                "SELECT request_hash, result FROM request_keys WHERE scope = $1 AND key = $2",
+            )
+            .bind(scope)
+            .bind(key)
+            .fetch_optional(c)
+            .await)?;
+            // None: the request that held the key was refused and released it in between.
+            if let Some((hash, result)) = held {
+                return Ok(match result {
+                    _ if hash != request_hash => KeyClaim::Mismatch,
+                    Some(result) => KeyClaim::Done(result),
+                    None => KeyClaim::Pending,
+                });
+            }
         }
-        let (hash, result): (String, Option<String>) = with_db!(self, c => sqlx::query_as(
-            "SELECT request_hash, result FROM request_keys WHERE scope = $1 AND key = $2",
-        )
-        .bind(scope)
-        .bind(key)
-        .fetch_one(c)
-        .await)?;
-        Ok(match result {
-            _ if hash != request_hash => KeyClaim::Mismatch,
-            Some(result) => KeyClaim::Done(result),
-            None => KeyClaim::Pending,
-        })
     }
 
     /// Records the result of the request that claimed `key`.
