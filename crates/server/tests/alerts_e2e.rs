@@ -427,11 +427,16 @@ async fn small_simulator(n: usize, seed: u64) -> SimHandle {
     onence_sim::spawn(onence_sim::SimConfig::new(n, seed), listener).await.unwrap()
 }
 
-/// Active alerts of one kind.
-async fn alerts_of(app: &TestApp, kind: &str) -> Vec<Value> {
-    let (status, page) = app.get(&format!("/api/v1/alerts?state=active&kind={kind}&limit=100"), &app.viewer).await;
+/// The alerts `GET /api/v1/alerts?{query}` lists.
+async fn alert_list(app: &TestApp, query: &str) -> Vec<Value> {
+    let (status, page) = app.get(&format!("/api/v1/alerts?{query}"), &app.viewer).await;
     assert_eq!(status, StatusCode::OK, "{page}");
     page["items"].as_array().unwrap().clone()
+}
+
+/// Active alerts of one kind.
+async fn alerts_of(app: &TestApp, kind: &str) -> Vec<Value> {
+    alert_list(app, &format!("state=active&kind={kind}&limit=100")).await
 }
 
 /// A SIM disabled at the provider (not through simfleet) gets one `status_changed_externally`
@@ -728,9 +733,7 @@ async fn simulator_of_today(n: usize, seed: u64) -> SimHandle {
 
 /// Every alert ever raised of one kind, resolved ones included.
 async fn all_alerts_of(app: &TestApp, kind: &str) -> Vec<Value> {
-    let (status, page) = app.get(&format!("/api/v1/alerts?kind={kind}&limit=1000"), &app.viewer).await;
-    assert_eq!(status, StatusCode::OK, "{page}");
-    page["items"].as_array().unwrap().clone()
+    alert_list(app, &format!("kind={kind}&limit=1000")).await
 }
 
 /// With the `sms_received` rule turned on over the API, an MO message the SMS sync brings in

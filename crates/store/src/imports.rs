@@ -560,6 +560,13 @@ async fn insert_import(tx: &mut Tx, import: &Import, file_invalid: i64, rows: Op
     .await)?)
 }
 
+/// Records `import` as previewed with its validated rows, for a later commit, and sets its id.
+async fn record_preview(tx: &mut Tx, import: &mut Import, input: &NewImport) -> StoreResult<()> {
+    let rows_json = serde_json::to_string(&input.rows).map_err(|e| corrupt("rows", e))?;
+    import.id = insert_import(tx, import, input.invalid_rows, Some(rows_json)).await?;
+    Ok(())
+}
+
 fn already_committed(id: i64, name: &str, at: Option<DateTime<Utc>>) -> String {
     let at = at.map(|t| format!(" on {}", t.format("%Y-%m-%d %H:%M UTC"))).unwrap_or_default();
     format!("this file was already committed as import #{id} ({name}){at}")
@@ -584,8 +591,7 @@ impl Store {
     ) -> StoreResult<Import> {
         let mut tx = self.begin().await?;
         let (mut import, _) = self.preview_in(&mut tx, input, same_secret, actor).await?;
-        let rows_json = serde_json::to_string(&input.rows).map_err(|e| corrupt("rows", e))?;
-        import.id = insert_import(&mut tx, &import, input.invalid_rows, Some(rows_json)).await?;
+        record_preview(&mut tx, &mut import, input).await?;
         tx.commit().await?;
         Ok(import)
     }
@@ -604,8 +610,9 @@ impl Store {
         let mut tx = self.begin().await?;
         let (mut import, plan) = self.preview_in(&mut tx, input, same_secret, actor).await?;
         if import.invalid > 0 && !skip_invalid {
-            drop(tx);
-            return self.preview_import(input, same_secret, actor).await;
+            record_preview(&mut tx, &mut import, input).await?;
+            tx.commit().await?;
+            return Ok(import);
         }
         if let Some((other, name, at)) = committed_with_hash(&mut tx, &input.file_hash).await? {
             return Err(StoreError::conflict("file", already_committed(other, &name, at)));

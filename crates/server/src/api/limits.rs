@@ -1,10 +1,10 @@
 //! `/limits`: the provider account's global monthly limits (data, SMS MO, SMS MT), read and
 //! changed at the provider on the spot.
 
-use super::provider_actions::provider;
+use super::provider_actions::{provider, provider_ref_of};
 use crate::app::AppState;
 use crate::auth::{Admin, Viewer};
-use crate::error::{ApiError, ApiResult, Problem, Validator};
+use crate::error::{ApiResult, Problem, Validator};
 use crate::extract::{Body, Json};
 use axum::extract::{Path, State};
 use chrono::{DateTime, Utc};
@@ -141,13 +141,7 @@ async fn sim_data_traffic_limit(
 
 /// The provider's `REACHED` / `NOT_REACHED` for one SIM, read now; `None` when not reported.
 pub(crate) async fn data_traffic_limit_state(app: &AppState, iccid: &str) -> ApiResult<Option<String>> {
-    let syncer = provider(app)?;
-    let r = app
-        .store
-        .provider_refs_of(&[iccid.to_owned()])
-        .await?
-        .pop()
-        .ok_or_else(|| ApiError::Unprocessable { detail: "the SIM has no provider".into(), field: None })?;
+    let (syncer, r) = provider_ref_of(app, iccid).await?;
     let status = syncer.client().v2_get_status(&r.provider_ref).await?;
     Ok(status.data_traffic_limit_state.and_then(|d| d.description))
 }

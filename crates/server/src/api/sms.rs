@@ -1,7 +1,7 @@
 //! `/sims/{iccid}/sms`, `/sms`: MO/MT messages with their delivery status, mirrored from the
 //! provider by the `sms` job (or on demand with `refresh=true`); cancelling a buffered one.
 
-use super::provider_actions::{provider, provider_ref_of};
+use super::provider_actions::provider_ref_of;
 use super::{Page, PageParams};
 use crate::app::AppState;
 use crate::auth::{Operator, Viewer};
@@ -149,13 +149,7 @@ async fn cancel_sms(
 /// Cancels a buffered MT-SMS at the provider, then here.
 pub(crate) async fn cancel(app: &AppState, iccid: &str, sms_id: i64, actor: &str) -> ApiResult<()> {
     let sim = app.store.get_sim(iccid).await?;
-    let syncer = provider(app)?;
-    let r = app
-        .store
-        .provider_refs_of(std::slice::from_ref(&sim.iccid))
-        .await?
-        .pop()
-        .ok_or_else(|| ApiError::Unprocessable { detail: "the SIM has no provider".into(), field: None })?;
+    let (syncer, r) = provider_ref_of(app, &sim.iccid).await?;
     let id = u64::try_from(sms_id).map_err(|_| ApiError::NotFound("no such SMS".into()))?;
     if let Err(e) = syncer.client().cancel_sms(&r.provider_ref, id).await {
         if !e.is_transient() {

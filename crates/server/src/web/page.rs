@@ -206,6 +206,12 @@ impl IntoResponse for WebError {
     }
 }
 
+/// A form field's text, trimmed; `None` when left empty.
+pub fn opt(s: &str) -> Option<String> {
+    let s = s.trim();
+    (!s.is_empty()).then(|| s.to_owned())
+}
+
 /// Percent-encodes everything but unreserved characters.
 pub fn urlencode(s: &str) -> String {
     let mut out = String::with_capacity(s.len());

@@ -2,7 +2,7 @@
 //! after a confirmation page that states the quoted cost) and the account's global monthly
 //! limits. Reads and changes go through the same functions as the REST API.
 
-use super::page::{redirect_with, urlencode, Ctx, FieldErrors, WebError};
+use super::page::{opt, redirect_with, urlencode, Ctx, FieldErrors, WebError};
 use crate::api::limits::{self, SetLimits};
 use crate::api::orders::{self, NewOrder, NewOrderLine, OrdersQuery, ProductView};
 use crate::app::AppState;
@@ -47,11 +47,6 @@ pub(super) fn provider_message(e: ApiError) -> Result<String, WebError> {
         }
         other => Err(other.into()),
     }
-}
-
-fn opt(s: &str) -> Option<String> {
-    let s = s.trim();
-    (!s.is_empty()).then(|| s.to_owned())
 }
 
 async fn products(ctx: Ctx, State(app): State<AppState>) -> Result<Response, WebError> {

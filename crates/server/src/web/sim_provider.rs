@@ -3,7 +3,7 @@
 //! through the same functions as the API's bulk endpoints (the outbox delivers them). The SIM
 //! page's one live provider read (the data-traffic-limit state) is here too.
 
-use super::page::{redirect_with, urlencode, Ctx, WebError};
+use super::page::{opt, redirect_with, urlencode, Ctx, WebError};
 use super::provider::provider_message;
 use crate::api::provider_actions::{
     auto_top_up_sims, extend_sims, imei_lock_sims, reset_sims, sms_sims, top_up_sims, transfer_sims, SmsRequest,
@@ -51,11 +51,6 @@ fn payment_label(method: &str) -> String {
 
 fn back(iccid: &str, tab: &str) -> String {
     format!("/sims/{}#{tab}", urlencode(iccid))
-}
-
-fn opt(s: &str) -> Option<String> {
-    let s = s.trim();
-    (!s.is_empty()).then(|| s.to_owned())
 }
 
 /// The SMS form of the SIM page (and, with its text and expiry, of the SIM list). Only what a

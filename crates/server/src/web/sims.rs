@@ -2,7 +2,7 @@
 //! SIM detail page with lifecycle actions, PIN/PUK reveal, usage, quotas and history; the
 //! provider's side (SMS, support, top-up, alerts, network events) comes from `sim_provider`.
 
-use super::page::{redirect_with, urlencode, Ctx, WebError};
+use super::page::{opt, redirect_with, urlencode, Ctx, WebError};
 use super::templates::script_json;
 use crate::api::sims::{parse_filter, reveal, SimListQuery, SimView};
 use crate::app::AppState;
@@ -46,11 +46,6 @@ pub struct ListParams {
     pub q: String,
     pub sort: String,
     pub cursor: String,
-}
-
-fn opt(s: &str) -> Option<String> {
-    let s = s.trim();
-    (!s.is_empty()).then(|| s.to_owned())
 }
 
 impl ListParams {

@@ -2,7 +2,7 @@
 //! with direction, status and SIM filters and keyset pages. The same store query as
 //! `GET /api/v1/sms`; sending and cancelling stay on each SIM's page.
 
-use super::page::{urlencode, Ctx, WebError};
+use super::page::{opt, urlencode, Ctx, WebError};
 use crate::api::sms::{sms_filter, SmsView};
 use crate::app::AppState;
 use axum::extract::{Query, State};
@@ -30,11 +30,6 @@ struct SmsParams {
     status: String,
     iccid: String,
     cursor: String,
-}
-
-fn opt(s: &str) -> Option<String> {
-    let s = s.trim();
-    (!s.is_empty()).then(|| s.to_owned())
 }
 
 impl SmsParams {
