@@ -14,6 +14,7 @@ use axum::response::Response;
 use simfleet_domain::Role;
 use simfleet_store::{NewAuditEntry, Principal};
 use std::net::SocketAddr;
+use std::time::Duration;
 
 pub const API_KEY_PREFIX: &str = "sfk_";
 pub const LOGIN_TOKEN_PREFIX: &str = "sft_";
@@ -67,12 +68,19 @@ pub fn session_cookie(headers: &axum::http::HeaderMap) -> Option<String> {
     cookie(headers, SESSION_COOKIE)
 }
 
-async fn resolve(state: &AppState, token: &str) -> Result<Caller, ApiError> {
+/// How old a resolved credential may be when it only reads. A read-heavy client then costs
+/// one credential lookup every two seconds instead of one per request. This process sees a
+/// revocation or logout at once; other instances on the same database within this time.
+/// Writes always check the database.
+const READ_CREDENTIAL_MAX_AGE: Duration = Duration::from_secs(2);
+
+async fn resolve(state: &AppState, token: &str, safe: bool) -> Result<Caller, ApiError> {
     let hash = crate::crypto::token_hash(token);
+    let max_age = if safe { READ_CREDENTIAL_MAX_AGE } else { Duration::ZERO };
     let principal = if token.starts_with(API_KEY_PREFIX) {
-        state.store.principal_for_api_key(&hash).await?
+        state.store.principal_for_api_key(&hash, max_age).await?
     } else if token.starts_with(LOGIN_TOKEN_PREFIX) {
-        state.store.principal_for_login_token(&hash).await?
+        state.store.principal_for_login_token(&hash, max_age).await?
     } else {
         None
     };
@@ -88,7 +96,7 @@ pub async fn authenticate(State(state): State<AppState>, mut req: Request, next:
     let cookie_allowed = safe || !req.uri().path().starts_with("/api/");
     let token = bearer(req.headers()).or_else(|| session_cookie(req.headers()).filter(|_| cookie_allowed));
     let caller = match token {
-        Some(t) => resolve(&state, &t).await?,
+        Some(t) => resolve(&state, &t, safe).await?,
         None => Caller::Anonymous,
     };
     if let (Some(p), Some(user)) = (caller.principal(), req.extensions().get::<crate::observe::RequestUser>()) {

@@ -1,8 +1,10 @@
 use crate::error::{StoreError, StoreResult};
+use crate::principal_cache::PrincipalCache;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{Postgres, Sqlite};
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
@@ -38,6 +40,7 @@ pub(crate) enum Db {
 #[derive(Clone)]
 pub struct Store {
     pub(crate) db: Db,
+    pub(crate) principals: Arc<PrincipalCache>,
 }
 
 impl std::fmt::Debug for Store {
@@ -143,7 +146,7 @@ impl Store {
             .max_connections(options.max_connections.max(1))
             .connect_with(connect.read_only(true))
             .await?;
-        Ok(Store { db: Db::Sqlite { read, write } })
+        Ok(Store { db: Db::Sqlite { read, write }, principals: Arc::default() })
     }
 
     async fn connect_postgres(url: &str, options: &StoreOptions) -> StoreResult<Store> {
@@ -156,7 +159,7 @@ impl Store {
             .acquire_timeout(Duration::from_secs(10))
             .connect_with(connect)
             .await?;
-        Ok(Store { db: Db::Postgres(pool) })
+        Ok(Store { db: Db::Postgres(pool), principals: Arc::default() })
     }
 
     pub fn dialect(&self) -> Dialect {

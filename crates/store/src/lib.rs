@@ -27,6 +27,7 @@ mod orders;
 mod outbox;
 mod paging;
 mod pg_copy;
+mod principal_cache;
 mod provider;
 mod reports;
 mod request_keys;

@@ -6,6 +6,7 @@ use crate::model::{ApiKey, Principal, User};
 use crate::sql::Sql;
 use chrono::{DateTime, TimeDelta, Utc};
 use simfleet_domain::Role;
+use std::time::Duration;
 
 #[derive(sqlx::FromRow)]
 struct UserRow {
@@ -71,8 +72,8 @@ const KEY_COLUMNS: &str =
     "k.id, k.user_id, u.username, k.name, k.prefix, k.role, k.created_at, k.expires_at, k.last_used_at, k.revoked_at \
     FROM api_keys k JOIN users u ON u.id = k.user_id";
 
-/// key id, key name, user id, username, user role, key role, last used.
-type KeyOwnerRow = (i64, String, i64, String, String, String, Option<DateTime<Utc>>);
+/// key id, key name, user id, username, user role, key role, last used, expiry.
+type KeyOwnerRow = (i64, String, i64, String, String, String, Option<DateTime<Utc>>, Option<DateTime<Utc>>);
 
 /// How stale `api_keys.last_used_at` may get: one write per key per minute, not per request.
 const LAST_USED_RESOLUTION: TimeDelta = TimeDelta::minutes(1);
@@ -128,7 +129,9 @@ impl Store {
                 username.into(),
             ],
         );
-        if self.write(sql).await? == 0 {
+        let changed = self.write(sql).await?;
+        self.principals.clear();
+        if changed == 0 {
             return Err(StoreError::NotFound("user"));
         }
         self.user_by_name(username).await?.ok_or(StoreError::NotFound("user"))
@@ -136,7 +139,9 @@ impl Store {
 
     /// Deletes a user with its tokens and API keys.
     pub async fn delete_user(&self, username: &str) -> StoreResult<()> {
-        if self.write(Sql::with("DELETE FROM users WHERE username = $1", vec![username.into()])).await? == 0 {
+        let deleted = self.write(Sql::with("DELETE FROM users WHERE username = $1", vec![username.into()])).await?;
+        self.principals.clear();
+        if deleted == 0 {
             return Err(StoreError::NotFound("user"));
         }
         Ok(())
@@ -180,40 +185,57 @@ impl Store {
 
     pub async fn delete_login_token(&self, token_hash: &str) -> StoreResult<()> {
         self.write(Sql::with("DELETE FROM auth_tokens WHERE token_hash = $1", vec![token_hash.into()])).await?;
+        self.principals.clear();
         Ok(())
     }
 
-    /// The user a live login token belongs to.
-    pub async fn principal_for_login_token(&self, token_hash: &str) -> StoreResult<Option<Principal>> {
-        let row: Option<(i64, String, String)> = with_db!(self, c => sqlx::query_as(
-            "SELECT u.id, u.username, u.role FROM auth_tokens t JOIN users u ON u.id = t.user_id \
+    /// The user a live login token belongs to; an answer up to `max_age` old will do
+    /// (zero: ask the database).
+    pub async fn principal_for_login_token(
+        &self,
+        token_hash: &str,
+        max_age: Duration,
+    ) -> StoreResult<Option<Principal>> {
+        if let Some(p) = self.principals.get(token_hash, max_age) {
+            return Ok(Some(p));
+        }
+        let generation = self.principals.generation();
+        let row: Option<(i64, String, String, DateTime<Utc>)> = with_db!(self, c => sqlx::query_as(
+            "SELECT u.id, u.username, u.role, t.expires_at FROM auth_tokens t JOIN users u ON u.id = t.user_id \
              WHERE t.token_hash = $1 AND t.expires_at > $2",
         )
         .bind(token_hash)
         .bind(crate::now())
         .fetch_optional(c)
         .await)?;
-        Ok(row.map(|(user_id, username, role)| Principal {
-            user_id,
-            username,
-            role: Role::parse(&role).unwrap_or(Role::Viewer),
-            api_key: None,
-        }))
+        let Some((user_id, username, role, expires_at)) = row else {
+            return Ok(None);
+        };
+        let principal =
+            Principal { user_id, username, role: Role::parse(&role).unwrap_or(Role::Viewer), api_key: None };
+        self.principals.put(token_hash, &principal, Some(expires_at), generation);
+        Ok(Some(principal))
     }
 
-    /// The user and role of a live, unrevoked API key; notes when it was used.
-    /// A key never acts with more rights than its owner has now.
-    pub async fn principal_for_api_key(&self, key_hash: &str) -> StoreResult<Option<Principal>> {
+    /// The user and role of a live, unrevoked API key, with an answer up to `max_age` old
+    /// (zero: ask the database); notes when it was used. A key never acts with more rights
+    /// than its owner has now.
+    pub async fn principal_for_api_key(&self, key_hash: &str, max_age: Duration) -> StoreResult<Option<Principal>> {
+        if let Some(p) = self.principals.get(key_hash, max_age) {
+            return Ok(Some(p));
+        }
+        let generation = self.principals.generation();
         let now = crate::now();
         let row: Option<KeyOwnerRow> = with_db!(self, c => sqlx::query_as(
-            "SELECT k.id, k.name, u.id, u.username, u.role, k.role, k.last_used_at FROM api_keys k JOIN users u ON u.id = k.user_id \
+            "SELECT k.id, k.name, u.id, u.username, u.role, k.role, k.last_used_at, k.expires_at \
+             FROM api_keys k JOIN users u ON u.id = k.user_id \
              WHERE k.key_hash = $1 AND k.revoked_at IS NULL AND (k.expires_at IS NULL OR k.expires_at > $2)",
         )
         .bind(key_hash)
         .bind(now)
         .fetch_optional(c)
         .await)?;
-        let Some((key_id, key_name, user_id, username, user_role, key_role, last_used)) = row else {
+        let Some((key_id, key_name, user_id, username, user_role, key_role, last_used, expires_at)) = row else {
             return Ok(None);
         };
         if last_used.is_none_or(|t| now - t >= LAST_USED_RESOLUTION) {
@@ -225,7 +247,10 @@ impl Store {
         }
         let user_role = Role::parse(&user_role).unwrap_or(Role::Viewer);
         let key_role = Role::parse(&key_role).unwrap_or(Role::Viewer);
-        Ok(Some(Principal { user_id, username, role: user_role.min(key_role), api_key: Some((key_id, key_name)) }))
+        let principal =
+            Principal { user_id, username, role: user_role.min(key_role), api_key: Some((key_id, key_name)) };
+        self.principals.put(key_hash, &principal, expires_at, generation);
+        Ok(Some(principal))
     }
 
     pub async fn create_api_key(
@@ -272,7 +297,9 @@ impl Store {
             "UPDATE api_keys SET revoked_at = COALESCE(revoked_at, $1) WHERE id = $2",
             vec![crate::now().into(), id.into()],
         );
-        if self.write(sql).await? == 0 {
+        let revoked = self.write(sql).await?;
+        self.principals.clear();
+        if revoked == 0 {
             return Err(StoreError::NotFound("API key"));
         }
         self.get_api_key(id).await

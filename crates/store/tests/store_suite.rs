@@ -3,6 +3,7 @@
 use simfleet_domain::{Action, EventKind, Money, Provider, Role, SimStatus, SimType};
 use simfleet_store::testing::TestDb;
 use simfleet_store::*;
+use std::time::Duration;
 
 fn iccid(n: u64) -> String {
     let payload = format!("8988{n:014}");
@@ -318,18 +319,37 @@ async fn users_tokens_and_keys(db: &TestDb) {
     ));
     s.create_login_token(u.id, "tokhash", now() + chrono::TimeDelta::hours(1)).await.unwrap();
     s.create_login_token(u.id, "stale", now() - chrono::TimeDelta::hours(1)).await.unwrap();
-    assert_eq!(s.principal_for_login_token("tokhash").await.unwrap().unwrap().username, "ops");
-    assert!(s.principal_for_login_token("stale").await.unwrap().is_none());
+    let fresh = Duration::ZERO;
+    let recent = Duration::from_secs(3600);
+    assert_eq!(s.principal_for_login_token("tokhash", fresh).await.unwrap().unwrap().username, "ops");
+    assert!(s.principal_for_login_token("stale", recent).await.unwrap().is_none());
+    assert!(s.principal_for_login_token("tokhash", recent).await.unwrap().is_some());
+    // Logging out here is seen at once, even by a lookup that accepts an old answer.
     s.delete_login_token("tokhash").await.unwrap();
-    assert!(s.principal_for_login_token("tokhash").await.unwrap().is_none());
+    assert!(s.principal_for_login_token("tokhash", recent).await.unwrap().is_none());
 
     // A key can ask for more than its owner has but never gets it.
     let key = s.create_api_key(u.id, "ci", "sfk_abc", "keyhash", Role::Admin, None).await.unwrap();
-    let p = s.principal_for_api_key("keyhash").await.unwrap().unwrap();
+    let p = s.principal_for_api_key("keyhash", recent).await.unwrap().unwrap();
     assert_eq!(p.role, Role::Operator);
     assert!(s.get_api_key(key.id).await.unwrap().last_used_at.is_some());
+    // A changed role applies at once, not when the cached answer gets old.
+    s.update_user("ops", Some(Role::Viewer), None).await.unwrap();
+    assert_eq!(s.principal_for_api_key("keyhash", recent).await.unwrap().unwrap().role, Role::Viewer);
+    s.update_user("ops", Some(Role::Operator), None).await.unwrap();
     s.revoke_api_key(key.id).await.unwrap();
-    assert!(s.principal_for_api_key("keyhash").await.unwrap().is_none());
+    assert!(s.principal_for_api_key("keyhash", recent).await.unwrap().is_none());
+
+    // Another instance on the same database: its change reaches a cached answer only once
+    // the answer is older than the caller accepts.
+    s.create_api_key(u.id, "ci2", "sfk_def", "keyhash2", Role::Viewer, None).await.unwrap();
+    let other = Store::connect(&db.url, &db.options).await.unwrap();
+    assert!(s.principal_for_api_key("keyhash2", recent).await.unwrap().is_some());
+    other.delete_user("ops").await.unwrap();
+    assert!(s.principal_for_api_key("keyhash2", recent).await.unwrap().is_some(), "answered from the cache");
+    assert!(s.principal_for_api_key("keyhash2", fresh).await.unwrap().is_none());
+    other.close().await;
+    let u = s.create_user("ops", "hash", Role::Operator).await.unwrap();
 
     for _ in 0..3 {
         s.record_login_failure(u.id, 3, chrono::TimeDelta::minutes(5)).await.unwrap();
