@@ -144,7 +144,14 @@ impl Store {
         // and plans every execution again, which was a third of its time per page.
         sql.push(&format!(" LIMIT {}", limit + 1));
 
-        let mut items = self.fetch_sims(sql).await?;
+        // How many rows match a search, a tag or a customer decides which index is fast (a rare
+        // tag wants its own index, a common one the ICCID order), so those queries are planned
+        // for their values each time. Only the plain status lists reuse a cached plan.
+        let plan_each_time = filter.q.is_some()
+            || filter.tag.is_some()
+            || filter.customer_id.is_some()
+            || filter.tariff_plan_id.is_some();
+        let mut items = self.fetch_sims(sql, plan_each_time).await?;
         // Aggregation keeps the subquery's order in practice; sorting again makes it certain.
         items.sort_by(|a, b| {
             let ord = match sort.field {
@@ -181,8 +188,9 @@ impl Store {
     /// activation code in one round trip. PostgreSQL sends rows in its binary protocol, which
     /// costs both sides far less than building and parsing JSON. SQLite builds one JSON
     /// document instead: the driver hands each row across threads, which costs more than the
-    /// query itself.
-    async fn fetch_sims(&self, inner: Sql) -> StoreResult<Vec<Sim>> {
+    /// query itself. With `plan_each_time`, PostgreSQL plans the query for its bound values
+    /// (an unnamed statement) instead of possibly reusing a generic plan.
+    async fn fetch_sims(&self, inner: Sql, plan_each_time: bool) -> StoreResult<Vec<Sim>> {
         let pool = match &self.db {
             Db::Postgres(pool) => pool,
             Db::Sqlite { read, .. } => return fetch_sims_sqlite(read, inner).await,
@@ -192,7 +200,8 @@ impl Store {
              FROM ({}) s",
             inner.text
         );
-        let rows: Vec<ListedSimRow> = bind_args!(sqlx::query_as(&outer), &inner.args).fetch_all(pool).await?;
+        let query = sqlx::query_as(&outer).persistent(!plan_each_time);
+        let rows: Vec<ListedSimRow> = bind_args!(query, &inner.args).fetch_all(pool).await?;
         rows.into_iter().map(|r| SimRow { tags: r.tags, ..r.sim }.into_sim()).collect()
     }
 
