@@ -35,28 +35,32 @@ struct Inner {
     generation: u64,
 }
 
+/// The cache's state when a lookup missed; [`PrincipalCache::put`] keeps what the lookup then
+/// found only if the cache was not cleared in between.
+pub(crate) struct Generation(u64);
+
 impl PrincipalCache {
     /// The principal behind `hash` if it was resolved less than `max_age` ago and its
-    /// credential has not expired since.
-    pub(crate) fn get(&self, hash: &str, max_age: Duration) -> Option<Principal> {
-        if max_age.is_zero() {
-            return None;
-        }
+    /// credential has not expired since; otherwise the generation to hand to `put`.
+    pub(crate) fn lookup(&self, hash: &str, max_age: Duration) -> Result<Principal, Generation> {
         let inner = self.lock();
-        let entry = inner.entries.get(hash)?;
-        let live = entry.resolved_at.elapsed() < max_age && entry.expires_at.is_none_or(|t| t > crate::now());
-        live.then(|| entry.principal.clone())
+        let live = |e: &&Entry| e.resolved_at.elapsed() < max_age && e.expires_at.is_none_or(|t| t > crate::now());
+        match inner.entries.get(hash).filter(live) {
+            Some(entry) => Ok(entry.principal.clone()),
+            None => Err(Generation(inner.generation)),
+        }
     }
 
-    /// To be read before looking a credential up, and given to [`PrincipalCache::put`].
-    pub(crate) fn generation(&self) -> u64 {
-        self.lock().generation
-    }
-
-    /// Keeps what a lookup started at `generation` found, unless the cache was cleared since.
-    pub(crate) fn put(&self, hash: &str, principal: &Principal, expires_at: Option<DateTime<Utc>>, generation: u64) {
+    /// Keeps what a lookup that missed at `generation` found, unless the cache was cleared since.
+    pub(crate) fn put(
+        &self,
+        hash: &str,
+        principal: &Principal,
+        expires_at: Option<DateTime<Utc>>,
+        generation: Generation,
+    ) {
         let mut inner = self.lock();
-        if inner.generation != generation {
+        if inner.generation != generation.0 {
             return;
         }
         if inner.entries.len() >= MAX_ENTRIES && !inner.entries.contains_key(hash) {

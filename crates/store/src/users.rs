@@ -196,10 +196,10 @@ impl Store {
         token_hash: &str,
         max_age: Duration,
     ) -> StoreResult<Option<Principal>> {
-        if let Some(p) = self.principals.get(token_hash, max_age) {
-            return Ok(Some(p));
-        }
-        let generation = self.principals.generation();
+        let generation = match self.principals.lookup(token_hash, max_age) {
+            Ok(cached) => return Ok(Some(cached)),
+            Err(generation) => generation,
+        };
         let row: Option<(i64, String, String, DateTime<Utc>)> = with_db!(self, c => sqlx::query_as(
             "SELECT u.id, u.username, u.role, t.expires_at FROM auth_tokens t JOIN users u ON u.id = t.user_id \
              WHERE t.token_hash = $1 AND t.expires_at > $2",
@@ -221,10 +221,10 @@ impl Store {
     /// (zero: ask the database); notes when it was used. A key never acts with more rights
     /// than its owner has now.
     pub async fn principal_for_api_key(&self, key_hash: &str, max_age: Duration) -> StoreResult<Option<Principal>> {
-        if let Some(p) = self.principals.get(key_hash, max_age) {
-            return Ok(Some(p));
-        }
-        let generation = self.principals.generation();
+        let generation = match self.principals.lookup(key_hash, max_age) {
+            Ok(cached) => return Ok(Some(cached)),
+            Err(generation) => generation,
+        };
         let now = crate::now();
         let row: Option<KeyOwnerRow> = with_db!(self, c => sqlx::query_as(
             "SELECT k.id, k.name, u.id, u.username, u.role, k.role, k.last_used_at, k.expires_at \
