@@ -223,38 +223,71 @@ struct Plan {
     invalid_rows: BTreeSet<u32>,
 }
 
-/// Runs `SELECT {columns} FROM {from} WHERE {column} IN (…)` over `values` in chunks of 1,000
-/// inside the open transaction, each chunk answered as one JSON document of row arrays: rows one
-/// by one cost far more in the driver than the lookups themselves (see `Store::fetch_sims`).
+/// The keys a lookup in [`select_in`] matches.
+enum Keys {
+    Texts(Vec<String>),
+    Ids(Vec<i64>),
+}
+
+impl Keys {
+    fn len(&self) -> usize {
+        match self {
+            Keys::Texts(v) => v.len(),
+            Keys::Ids(v) => v.len(),
+        }
+    }
+
+    fn args(&self, range: std::ops::Range<usize>) -> Vec<Arg> {
+        match self {
+            Keys::Texts(v) => v[range].iter().cloned().map(Arg::Text).collect(),
+            Keys::Ids(v) => v[range].iter().copied().map(Arg::I64).collect(),
+        }
+    }
+}
+
+/// Runs `SELECT {columns} FROM {from} WHERE {column}` matches one of `keys`, inside the open
+/// transaction, answered as JSON documents of row arrays: rows one by one cost far more in the
+/// driver than the lookups themselves (see `Store::fetch_sims`). PostgreSQL gets all keys as
+/// one array in one statement; SQLite, which has no arrays, gets `IN` lists of 1,000.
 async fn select_in<T: serde::de::DeserializeOwned>(
     tx: &mut Tx,
     columns: &str,
     from: &str,
     column: &str,
-    values: &[Arg],
+    keys: &Keys,
 ) -> StoreResult<Vec<T>> {
-    let mut out = Vec::new();
-    for chunk in values.chunks(1000) {
-        let select = match tx.dialect() {
-            Dialect::Sqlite => format!("SELECT json_group_array(json_array({columns})) FROM {from} WHERE {column} IN ("),
-            Dialect::Postgres => format!(
-                "SELECT coalesce(json_agg(json_build_array({columns})), '[]'::json)::text FROM {from} WHERE {column} IN ("
-            ),
+    if keys.len() == 0 {
+        return Ok(Vec::new());
+    }
+    let mut documents: Vec<String> = Vec::new();
+    if let Tx::Postgres(c) = tx {
+        let sql = format!(
+            "SELECT coalesce(json_agg(json_build_array({columns})), '[]'::json)::text FROM {from} WHERE {column} = ANY($1)"
+        );
+        let query = sqlx::query_scalar(&sql);
+        let query = match keys {
+            Keys::Texts(v) => query.bind(v),
+            Keys::Ids(v) => query.bind(v),
         };
-        let mut sql = Sql::new(select);
-        let ph: Vec<String> = chunk.iter().map(|v| sql.arg(v.clone())).collect();
-        sql.push(&ph.join(", ")).push(")");
-        let text = sql.text_for(tx.dialect());
-        let json: String =
-            with_tx!(tx, c => bind_args!(sqlx::query_scalar(&text), &sql.args).fetch_one(&mut *c).await)?;
+        documents.push(query.fetch_one(&mut **c).await?);
+    } else {
+        for start in (0..keys.len()).step_by(1000) {
+            let mut sql =
+                Sql::new(format!("SELECT json_group_array(json_array({columns})) FROM {from} WHERE {column} IN ("));
+            let ph: Vec<String> =
+                keys.args(start..keys.len().min(start + 1000)).into_iter().map(|a| sql.arg(a)).collect();
+            sql.push(&ph.join(", ")).push(")");
+            let text = sql.text_for(Dialect::Sqlite);
+            documents
+                .push(with_tx!(tx, c => bind_args!(sqlx::query_scalar(&text), &sql.args).fetch_one(&mut *c).await)?);
+        }
+    }
+    let mut out = Vec::new();
+    for json in documents {
         let rows: Vec<T> = serde_json::from_str(&json).map_err(|e| corrupt(from, e))?;
         out.extend(rows);
     }
     Ok(out)
-}
-
-fn texts(values: impl IntoIterator<Item = String>) -> Vec<Arg> {
-    values.into_iter().map(Arg::Text).collect()
 }
 
 async fn plan(tx: &mut Tx, rows: &[ImportRow], same_secret: SecretsEqual<'_>) -> StoreResult<Plan> {
@@ -276,7 +309,7 @@ async fn plan(tx: &mut Tx, rows: &[ImportRow], same_secret: SecretsEqual<'_>) ->
         "id, iccid, msisdn, imsi, imei, type, pin_enc, puk_enc, label, customer_id, tariff_plan_id",
         "sims",
         "iccid",
-        &texts(rows.iter().map(|r| r.iccid.clone())),
+        &Keys::Texts(rows.iter().map(|r| r.iccid.clone()).collect()),
     )
     .await?;
     let existing: HashMap<String, Existing> = found
@@ -300,11 +333,9 @@ async fn plan(tx: &mut Tx, rows: &[ImportRow], same_secret: SecretsEqual<'_>) ->
         .collect();
 
     // Current tags of the existing SIMs whose row sets tags.
-    let tag_ids: Vec<Arg> = rows
-        .iter()
-        .filter(|r| r.tags.is_some())
-        .filter_map(|r| existing.get(&r.iccid).map(|e| Arg::I64(e.id)))
-        .collect();
+    let tag_ids = Keys::Ids(
+        rows.iter().filter(|r| r.tags.is_some()).filter_map(|r| existing.get(&r.iccid).map(|e| e.id)).collect(),
+    );
     let found: Vec<(i64, String)> = select_in(tx, "sim_id, tag", "sim_tags", "sim_id", &tag_ids).await?;
     let mut tags: HashMap<i64, Vec<String>> = HashMap::new();
     for (id, tag) in found {
@@ -314,7 +345,7 @@ async fn plan(tx: &mut Tx, rows: &[ImportRow], same_secret: SecretsEqual<'_>) ->
         t.sort();
     }
 
-    let msisdns = texts(rows.iter().filter_map(|r| r.msisdn.clone()));
+    let msisdns = Keys::Texts(rows.iter().filter_map(|r| r.msisdn.clone()).collect());
     let owners: Vec<(String, String)> = select_in(tx, "msisdn, iccid", "sims", "msisdn", &msisdns).await?;
     let owners: HashMap<String, String> = owners.into_iter().collect();
 
@@ -323,13 +354,13 @@ async fn plan(tx: &mut Tx, rows: &[ImportRow], same_secret: SecretsEqual<'_>) ->
     emails.sort();
     emails.dedup();
     let customers: Vec<(i64, String)> =
-        select_in(tx, "id, lower(email)", "customers", "lower(email)", &texts(emails)).await?;
+        select_in(tx, "id, lower(email)", "customers", "lower(email)", &Keys::Texts(emails)).await?;
     let customers: HashMap<String, i64> = customers.into_iter().map(|(id, e)| (e, id)).collect();
 
     let mut plans: Vec<String> = rows.iter().filter_map(|r| r.tariff_plan.clone()).collect();
     plans.sort();
     plans.dedup();
-    let tariffs: Vec<(i64, String)> = select_in(tx, "id, name", "tariff_plans", "name", &texts(plans)).await?;
+    let tariffs: Vec<(i64, String)> = select_in(tx, "id, name", "tariff_plans", "name", &Keys::Texts(plans)).await?;
     let tariffs: HashMap<String, i64> = tariffs.into_iter().map(|(id, n)| (n, id)).collect();
 
     let mut plan = Plan {

@@ -1,5 +1,6 @@
 //! PostgreSQL `COPY … FROM STDIN` in text format: the fastest way to hand the server many
-//! rows. Bulk paths copy into a temporary staging table and merge from there in SQL.
+//! rows. Bulk paths copy straight into their table, or into a temporary staging table and
+//! merge from there in SQL.
 
 use crate::error::StoreResult;
 use chrono::NaiveDate;
@@ -56,6 +57,10 @@ impl CopyRows {
     pub(crate) fn text(&mut self, v: Option<&str>) -> &mut Self {
         let Some(v) = v else { return self.null() };
         self.sep();
+        if !v.bytes().any(|b| matches!(b, b'\\' | b'\t' | b'\n' | b'\r')) {
+            self.buf.push_str(v);
+            return self;
+        }
         for ch in v.chars() {
             match ch {
                 '\\' => self.buf.push_str("\\\\"),

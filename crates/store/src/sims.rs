@@ -336,8 +336,9 @@ pub(crate) async fn insert_sims_bulk(
     Ok(())
 }
 
-/// PostgreSQL: the SIMs and their tags are COPYed into staging tables, then one statement
-/// inserts the SIMs, their events and their tags, so no id travels back to the client.
+/// PostgreSQL: the SIMs' ids are drawn from their sequence first, so the SIMs, their events
+/// and their tags each go straight into their table with one COPY. Staging tables and an
+/// `INSERT … SELECT … RETURNING` cost a third more for 100,000 SIMs (see ARCHITECTURE.md).
 async fn copy_sims_pg(
     c: &mut sqlx::PgConnection,
     sims: &[NewSim],
@@ -346,20 +347,20 @@ async fn copy_sims_pg(
     actor: &str,
     now: DateTime<Utc>,
 ) -> StoreResult<()> {
-    const COLS: &str = "ord, iccid, imsi, msisdn, imei, type, status, pin_enc, puk_enc, label, customer_id, \
-        tariff_plan_id, provider, provider_ref, provider_status, imei_lock, ip_address";
-    for ddl in [
-        "CREATE TEMP TABLE sims_stage (ord int8, iccid text, imsi text, msisdn text, imei text, type text, \
-           status text, pin_enc text, puk_enc text, label text, customer_id int8, tariff_plan_id int8, \
-           provider text, provider_ref text, provider_status text, imei_lock bool, ip_address text) ON COMMIT DROP",
-        "CREATE TEMP TABLE sim_tags_stage (iccid text, tag text) ON COMMIT DROP",
-    ] {
-        sqlx::query(ddl).execute(&mut *c).await?;
-    }
-    let mut rows = CopyRows::with_capacity(sims.len() * 160);
+    let ids: Vec<i64> = sqlx::query_scalar(
+        // Materialized, or PostgreSQL looks the sequence up again for every id (8 times slower).
+        "WITH seq AS MATERIALIZED (SELECT pg_get_serial_sequence('sims', 'id')::regclass AS id) \
+         SELECT nextval(seq.id) FROM seq, generate_series(1, $1) ORDER BY 1",
+    )
+    .bind(sims.len() as i64)
+    .fetch_all(&mut *c)
+    .await?;
+    let now = now.format("%Y-%m-%d %H:%M:%S%.6f+00").to_string();
+    let mut rows = CopyRows::with_capacity(sims.len() * 200);
+    let mut events = CopyRows::with_capacity(sims.len() * 80);
     let mut tags = CopyRows::default();
-    for (ord, s) in sims.iter().enumerate() {
-        rows.int(ord as i64)
+    for (s, &id) in sims.iter().zip(&ids) {
+        rows.int(id)
             .text(Some(&s.iccid))
             .text(s.imsi.as_deref())
             .text(s.msisdn.as_deref())
@@ -375,37 +376,35 @@ async fn copy_sims_pg(
             .text(s.provider_ref.as_deref())
             .text(s.provider_status.as_deref())
             .opt_bool(s.imei_lock)
-            .text(s.ip_address.as_deref());
+            .text(s.ip_address.as_deref())
+            .text(Some(&now))
+            .text(Some(&now));
         rows.end_row();
+        let old_status = (!matches!(event, EventKind::Created | EventKind::Imported)).then(|| s.status.as_str());
+        events
+            .int(id)
+            .text(Some(event.as_str()))
+            .text(old_status)
+            .text(Some(s.status.as_str()))
+            .text(note)
+            .text(Some(actor))
+            .text(Some(&now));
+        events.end_row();
+        // The SIMs are new and `clean_tags` removed duplicates, so no tag row can conflict.
         for tag in clean_tags(&s.tags) {
-            tags.text(Some(&s.iccid)).text(Some(&tag));
+            tags.int(id).text(Some(&tag));
             tags.end_row();
         }
     }
-    copy_in(c, &format!("sims_stage ({COLS})"), rows).await?;
-    copy_in(c, "sim_tags_stage (iccid, tag)", tags).await?;
-    let old_status = if matches!(event, EventKind::Created | EventKind::Imported) { "NULL" } else { "status" };
-    // The tags need no ON CONFLICT: the SIMs are new and `clean_tags` removed duplicates.
-    sqlx::query(&format!(
-        "WITH ins AS ( \
-           INSERT INTO sims (iccid, imsi, msisdn, imei, type, status, pin_enc, puk_enc, label, customer_id, \
-             tariff_plan_id, provider, provider_ref, provider_status, imei_lock, ip_address, created_at, updated_at) \
-           SELECT iccid, imsi, msisdn, imei, type, status, pin_enc, puk_enc, label, customer_id, tariff_plan_id, \
-             provider, provider_ref, provider_status, imei_lock, ip_address, $1, $1 FROM sims_stage ORDER BY ord \
-           RETURNING id, iccid, status), \
-         events AS ( \
-           INSERT INTO sim_events (sim_id, kind, old_status, new_status, note, actor, created_at) \
-           SELECT id, $2, {old_status}, status, $3, $4, $1 FROM ins) \
-         INSERT INTO sim_tags (sim_id, tag) SELECT ins.id, t.tag FROM ins JOIN sim_tags_stage t ON t.iccid = ins.iccid"
-    ))
-    .bind(now)
-    .bind(event.as_str())
-    .bind(note)
-    .bind(actor)
-    .execute(&mut *c)
+    copy_in(
+        c,
+        "sims (id, iccid, imsi, msisdn, imei, type, status, pin_enc, puk_enc, label, customer_id, tariff_plan_id, \
+         provider, provider_ref, provider_status, imei_lock, ip_address, created_at, updated_at)",
+        rows,
+    )
     .await?;
-    // The staging tables go with the transaction; a second chunk in it needs them again.
-    sqlx::query("DROP TABLE sims_stage, sim_tags_stage").execute(&mut *c).await?;
+    copy_in(c, "sim_events (sim_id, kind, old_status, new_status, note, actor, created_at)", events).await?;
+    copy_in(c, "sim_tags (sim_id, tag)", tags).await?;
     Ok(())
 }
 
