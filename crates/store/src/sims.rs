@@ -338,7 +338,7 @@ pub(crate) async fn insert_sims_bulk(
 
 /// PostgreSQL: the SIMs' ids are drawn from their sequence first, so the SIMs, their events
 /// and their tags each go straight into their table with one COPY. Staging tables and an
-/// `INSERT … SELECT … RETURNING` cost a third more for 100,000 SIMs (see ARCHITECTURE.md).
+/// `INSERT … SELECT … RETURNING` cost 25–30% more for 100,000 SIMs (see ARCHITECTURE.md).
 async fn copy_sims_pg(
     c: &mut sqlx::PgConnection,
     sims: &[NewSim],
