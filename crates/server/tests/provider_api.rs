@@ -26,14 +26,8 @@ async fn jobs_run_over_the_api_and_fill_the_sim_views(dialect: Dialect) {
         }
     }
     // An automatic `alerts` run started by the last sync may still be busy.
-    let mut jobs = Value::Null;
-    for _ in 0..600 {
-        jobs = app.get("/api/v1/jobs", &app.viewer).await.1;
-        if jobs["items"].as_array().unwrap().iter().all(|j| j["last_run"]["status"] != "running") {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
+    app.wait_for_run("alerts", 0).await;
+    let (_, jobs) = app.get("/api/v1/jobs", &app.viewer).await;
     assert_eq!(jobs["provider_configured"], true);
     assert_eq!(jobs["items"].as_array().unwrap().len(), 9);
     assert!(jobs["items"].as_array().unwrap().iter().all(|j| j["last_run"]["status"] == "success"), "{jobs}");

@@ -355,7 +355,7 @@ async fn copy_sims_pg(
     .bind(sims.len() as i64)
     .fetch_all(&mut *c)
     .await?;
-    let now = now.format("%Y-%m-%d %H:%M:%S%.6f+00").to_string();
+    let now = now.to_rfc3339();
     let mut rows = CopyRows::with_capacity(sims.len() * 200);
     let mut events = CopyRows::with_capacity(sims.len() * 80);
     let mut tags = CopyRows::default();
