@@ -6,7 +6,7 @@
 //! Notifications for the new alerts are queued by one more statement in the same transaction,
 //! so an alert is never raised without its notifications, nor notified twice.
 
-use crate::db::{with_db, with_tx, Store};
+use crate::db::{with_db, with_tx, Dialect, Store};
 use crate::error::{StoreError, StoreResult};
 use crate::model::{Page, PageRequest};
 use crate::sql::{bind_args, Sql};
@@ -188,7 +188,7 @@ impl Store {
         for rule in &rules {
             let Some(kind) = AlertKind::parse(&rule.kind) else { continue };
             if rule.enabled {
-                let cond = condition_sql(kind, rule, now);
+                let cond = condition_sql(kind, rule, now, tx.dialect());
                 let text = cond.text_for(tx.dialect());
                 with_tx!(&mut tx, c => bind_args!(sqlx::query(&text), &cond.args).execute(&mut *c).await.map(|r| r.rows_affected()))?;
             }
@@ -399,7 +399,7 @@ fn forecast_window_sql(sql: &mut Sql, today: NaiveDate) -> String {
 }
 
 /// `INSERT INTO alert_conditions … SELECT …` for one rule over the whole fleet.
-fn condition_sql(kind: AlertKind, rule: &AlertRule, now: DateTime<Utc>) -> Sql {
+fn condition_sql(kind: AlertKind, rule: &AlertRule, now: DateTime<Utc>, dialect: Dialect) -> Sql {
     use AlertKind::*;
     let mut sql = Sql::new("");
     let t = rule.threshold;
@@ -528,7 +528,7 @@ fn condition_sql(kind: AlertKind, rule: &AlertRule, now: DateTime<Utc>) -> Sql {
     let mut scope = String::new();
     if let Some(tag) = &rule.scope_tag {
         let p = sql.arg(tag.as_str());
-        scope.push_str(&format!(" AND EXISTS (SELECT 1 FROM sim_tags st WHERE st.sim_id = s.id AND st.tag = {p})"));
+        scope.push_str(&format!(" AND {}", crate::sim_tags::has_tag(dialect, &p)));
     }
     if let Some(customer) = rule.scope_customer_id {
         let p = sql.arg(customer);

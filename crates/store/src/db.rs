@@ -142,9 +142,12 @@ impl Store {
             .acquire_timeout(Duration::from_secs(30))
             .connect_with(connect.clone())
             .await?;
+        // Each connection has its own page cache, and the pool opens a new reader whenever the
+        // last one is still on its way back: with 64 MiB each, an export of 1,000,000 SIMs
+        // peaked at 170-220 MB of RSS instead of 60-80. The OS caches the file for all of them.
         let read = SqlitePoolOptions::new()
             .max_connections(options.max_connections.max(1))
-            .connect_with(connect.read_only(true))
+            .connect_with(connect.read_only(true).pragma("cache_size", "-16384"))
             .await?;
         Ok(Store { db: Db::Sqlite { read, write }, principals: Arc::default() })
     }

@@ -9,7 +9,8 @@ use crate::db::{with_db, with_tx, Dialect, Store, Tx};
 use crate::error::{StoreError, StoreResult};
 use crate::model::{NewSim, Page, PageRequest};
 use crate::paging::HasId;
-use crate::sims::{clean_tags, insert_sims_bulk, insert_tags};
+use crate::sim_tags;
+use crate::sims::{clean_tags, insert_sims_bulk};
 use crate::sql::{bind_args, Arg, Sql};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -223,28 +224,6 @@ struct Plan {
     invalid_rows: BTreeSet<u32>,
 }
 
-/// The keys a lookup in [`select_in`] matches.
-enum Keys {
-    Texts(Vec<String>),
-    Ids(Vec<i64>),
-}
-
-impl Keys {
-    fn len(&self) -> usize {
-        match self {
-            Keys::Texts(v) => v.len(),
-            Keys::Ids(v) => v.len(),
-        }
-    }
-
-    fn args(&self, range: std::ops::Range<usize>) -> Vec<Arg> {
-        match self {
-            Keys::Texts(v) => v[range].iter().cloned().map(Arg::Text).collect(),
-            Keys::Ids(v) => v[range].iter().copied().map(Arg::I64).collect(),
-        }
-    }
-}
-
 /// Runs `SELECT {columns} FROM {from} WHERE {column}` matches one of `keys`, inside the open
 /// transaction, answered as JSON documents of row arrays: rows one by one cost far more in the
 /// driver than the lookups themselves (see `Store::fetch_sims`). PostgreSQL gets all keys as
@@ -254,9 +233,9 @@ async fn select_in<T: serde::de::DeserializeOwned>(
     columns: &str,
     from: &str,
     column: &str,
-    keys: &Keys,
+    keys: &[String],
 ) -> StoreResult<Vec<T>> {
-    if keys.len() == 0 {
+    if keys.is_empty() {
         return Ok(Vec::new());
     }
     let mut documents: Vec<String> = Vec::new();
@@ -264,18 +243,13 @@ async fn select_in<T: serde::de::DeserializeOwned>(
         let sql = format!(
             "SELECT coalesce(json_agg(json_build_array({columns})), '[]'::json)::text FROM {from} WHERE {column} = ANY($1)"
         );
-        let query = sqlx::query_scalar(&sql);
-        let query = match keys {
-            Keys::Texts(v) => query.bind(v),
-            Keys::Ids(v) => query.bind(v),
-        };
-        documents.push(query.fetch_one(&mut **c).await?);
+        documents.push(sqlx::query_scalar(&sql).bind(keys).fetch_one(&mut **c).await?);
     } else {
         for start in (0..keys.len()).step_by(1000) {
             let mut sql =
                 Sql::new(format!("SELECT json_group_array(json_array({columns})) FROM {from} WHERE {column} IN ("));
             let ph: Vec<String> =
-                keys.args(start..keys.len().min(start + 1000)).into_iter().map(|a| sql.arg(a)).collect();
+                keys[start..keys.len().min(start + 1000)].iter().map(|k| sql.arg(k.as_str())).collect();
             sql.push(&ph.join(", ")).push(")");
             let text = sql.text_for(Dialect::Sqlite);
             documents
@@ -309,7 +283,7 @@ async fn plan(tx: &mut Tx, rows: &[ImportRow], same_secret: SecretsEqual<'_>) ->
         "id, iccid, msisdn, imsi, imei, type, pin_enc, puk_enc, label, customer_id, tariff_plan_id",
         "sims",
         "iccid",
-        &Keys::Texts(rows.iter().map(|r| r.iccid.clone()).collect()),
+        &rows.iter().map(|r| r.iccid.clone()).collect::<Vec<_>>(),
     )
     .await?;
     let existing: HashMap<String, Existing> = found
@@ -333,19 +307,11 @@ async fn plan(tx: &mut Tx, rows: &[ImportRow], same_secret: SecretsEqual<'_>) ->
         .collect();
 
     // Current tags of the existing SIMs whose row sets tags.
-    let tag_ids = Keys::Ids(
-        rows.iter().filter(|r| r.tags.is_some()).filter_map(|r| existing.get(&r.iccid).map(|e| e.id)).collect(),
-    );
-    let found: Vec<(i64, String)> = select_in(tx, "sim_id, tag", "sim_tags", "sim_id", &tag_ids).await?;
-    let mut tags: HashMap<i64, Vec<String>> = HashMap::new();
-    for (id, tag) in found {
-        tags.entry(id).or_default().push(tag);
-    }
-    for t in tags.values_mut() {
-        t.sort();
-    }
+    let tag_ids: Vec<i64> =
+        rows.iter().filter(|r| r.tags.is_some()).filter_map(|r| existing.get(&r.iccid).map(|e| e.id)).collect();
+    let tags = sim_tags::tags_of_many(tx, &tag_ids).await?;
 
-    let msisdns = Keys::Texts(rows.iter().filter_map(|r| r.msisdn.clone()).collect());
+    let msisdns: Vec<String> = rows.iter().filter_map(|r| r.msisdn.clone()).collect();
     let owners: Vec<(String, String)> = select_in(tx, "msisdn, iccid", "sims", "msisdn", &msisdns).await?;
     let owners: HashMap<String, String> = owners.into_iter().collect();
 
@@ -353,14 +319,13 @@ async fn plan(tx: &mut Tx, rows: &[ImportRow], same_secret: SecretsEqual<'_>) ->
         rows.iter().filter_map(|r| r.customer_email.as_ref().map(|e| e.to_lowercase())).collect();
     emails.sort();
     emails.dedup();
-    let customers: Vec<(i64, String)> =
-        select_in(tx, "id, lower(email)", "customers", "lower(email)", &Keys::Texts(emails)).await?;
+    let customers: Vec<(i64, String)> = select_in(tx, "id, lower(email)", "customers", "lower(email)", &emails).await?;
     let customers: HashMap<String, i64> = customers.into_iter().map(|(id, e)| (e, id)).collect();
 
     let mut plans: Vec<String> = rows.iter().filter_map(|r| r.tariff_plan.clone()).collect();
     plans.sort();
     plans.dedup();
-    let tariffs: Vec<(i64, String)> = select_in(tx, "id, name", "tariff_plans", "name", &Keys::Texts(plans)).await?;
+    let tariffs: Vec<(i64, String)> = select_in(tx, "id, name", "tariff_plans", "name", &plans).await?;
     let tariffs: HashMap<String, i64> = tariffs.into_iter().map(|(id, n)| (n, id)).collect();
 
     let mut plan = Plan {
@@ -524,18 +489,9 @@ async fn apply_updates(
             with_tx!(tx, c => bind_args!(sqlx::query(&text), &sql.args).execute(&mut *c).await.map(|r| r.rows_affected()))?;
         }
     }
-    // Tags: only the SIMs whose tags change, replaced in chunks.
-    let retagged: Vec<&Update> = updates.iter().filter(|u| u.tags.is_some()).collect();
-    for chunk in retagged.chunks(1000) {
-        let mut del = Sql::new("DELETE FROM sim_tags WHERE sim_id IN (");
-        let ph: Vec<String> = chunk.iter().map(|u| del.arg(u.id)).collect();
-        del.push(&ph.join(", ")).push(")");
-        let text = del.text_for(tx.dialect());
-        with_tx!(tx, c => bind_args!(sqlx::query(&text), &del.args).execute(&mut *c).await.map(|r| r.rows_affected()))?;
-        let rows: Vec<(i64, String)> =
-            chunk.iter().flat_map(|u| u.tags.iter().flatten().map(move |t| (u.id, t.clone()))).collect();
-        insert_tags(tx, &rows).await?;
-    }
+    // Tags: only the SIMs whose tags change.
+    let retagged: Vec<(i64, &[String])> = updates.iter().filter_map(|u| u.tags.as_deref().map(|t| (u.id, t))).collect();
+    sim_tags::replace_tags(tx, &retagged).await?;
     let ids: Vec<i64> = updates.iter().map(|u| u.id).collect();
     if !ids.is_empty() {
         crate::events::insert_events_for(tx, &ids, EventKind::Updated, Some(note), actor, now).await?;

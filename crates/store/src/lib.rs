@@ -32,6 +32,7 @@ mod provider;
 mod reports;
 mod request_keys;
 mod rollups;
+mod sim_tags;
 mod sims;
 mod sms;
 mod sql;

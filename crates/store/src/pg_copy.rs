@@ -73,6 +73,26 @@ impl CopyRows {
         self
     }
 
+    /// A `text[]` value: every element quoted, so commas, braces and the word NULL stay data.
+    pub(crate) fn text_array(&mut self, values: &[String]) -> &mut Self {
+        let mut literal = String::from("{");
+        for (n, v) in values.iter().enumerate() {
+            if n > 0 {
+                literal.push(',');
+            }
+            literal.push('"');
+            for ch in v.chars() {
+                if matches!(ch, '"' | '\\') {
+                    literal.push('\\');
+                }
+                literal.push(ch);
+            }
+            literal.push('"');
+        }
+        literal.push('}');
+        self.text(Some(&literal))
+    }
+
     fn null(&mut self) -> &mut Self {
         self.raw("\\N")
     }
@@ -116,5 +136,13 @@ mod tests {
         rows.date(NaiveDate::from_ymd_opt(2026, 12, 1).unwrap()).text(Some("plain"));
         rows.end_row();
         assert_eq!(rows.as_str(), "7\ta\\tb\\\\c\\nd\t\\N\tt\t\\N\n2026-12-01\tplain\n");
+    }
+
+    #[test]
+    fn arrays_quote_every_element() {
+        let mut rows = CopyRows::default();
+        rows.text_array(&["a,b".into(), "say \"hi\"".into(), "NULL".into(), "x\\y".into()]).text_array(&[]);
+        rows.end_row();
+        assert_eq!(rows.as_str(), "{\"a,b\",\"say \\\\\"hi\\\\\"\",\"NULL\",\"x\\\\\\\\y\"}\t{}\n");
     }
 }

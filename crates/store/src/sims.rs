@@ -5,6 +5,7 @@ use crate::error::{StoreError, StoreResult};
 use crate::events::{insert_event, insert_events_for};
 use crate::model::*;
 use crate::pg_copy::{copy_in, CopyRows};
+use crate::sim_tags;
 use crate::sql::{bind_args, prefix_upper_bound, Cursor, Sql};
 use chrono::{DateTime, Utc};
 use simfleet_domain::{EventKind, Provider, SimStatus, SimType};
@@ -84,8 +85,6 @@ struct ListedSimRow {
     tags: Vec<String>,
 }
 
-const TAGS_OF_SIM: &str = "SELECT tag FROM sim_tags WHERE sim_id = $1 ORDER BY tag";
-
 /// Normalises tags: trimmed, no empties, no duplicates, sorted.
 pub(crate) fn clean_tags(tags: &[String]) -> Vec<String> {
     let mut out: Vec<String> = tags.iter().map(|t| t.trim().to_owned()).filter(|t| !t.is_empty()).collect();
@@ -96,10 +95,19 @@ pub(crate) fn clean_tags(tags: &[String]) -> Vec<String> {
 
 impl Store {
     pub async fn get_sim(&self, iccid: &str) -> StoreResult<Sim> {
+        let read = match &self.db {
+            Db::Postgres(pool) => {
+                let sql = format!("SELECT {SIM_COLUMNS}, s.tags FROM sims s WHERE s.iccid = $1");
+                let row: Option<ListedSimRow> = sqlx::query_as(&sql).bind(iccid).fetch_optional(pool).await?;
+                let row = row.ok_or(StoreError::NotFound("SIM"))?;
+                return SimRow { tags: row.tags, ..row.sim }.into_sim();
+            }
+            Db::Sqlite { read, .. } => read,
+        };
         let sql = format!("SELECT {SIM_COLUMNS} FROM sims s WHERE s.iccid = $1");
-        let row: Option<SimRow> = with_db!(self, c => sqlx::query_as(&sql).bind(iccid).fetch_optional(c).await)?;
+        let row: Option<SimRow> = sqlx::query_as(&sql).bind(iccid).fetch_optional(read).await?;
         let row = row.ok_or(StoreError::NotFound("SIM"))?;
-        let tags: Vec<String> = with_db!(self, c => sqlx::query_scalar(TAGS_OF_SIM).bind(row.id).fetch_all(c).await)?;
+        let tags: Vec<String> = sqlx::query_scalar(sim_tags::SQLITE_TAGS_OF_SIM).bind(row.id).fetch_all(read).await?;
         SimRow { tags, ..row }.into_sim()
     }
 
@@ -107,7 +115,7 @@ impl Store {
     pub async fn list_sims(&self, filter: &SimFilter, sort: SimSort, page: PageRequest<'_>) -> StoreResult<Page<Sim>> {
         let limit = page.limit.clamp(1, 1000) as i64;
         let mut sql = Sql::new("SELECT s.* FROM sims s WHERE 1=1");
-        push_filter(&mut sql, filter);
+        push_filter(&mut sql, filter, self.dialect());
         let total = if page.with_total { Some(self.count_sims(filter).await?) } else { None };
 
         let (column, tiebreak) = match sort.field {
@@ -195,11 +203,7 @@ impl Store {
             Db::Postgres(pool) => pool,
             Db::Sqlite { read, .. } => return fetch_sims_sqlite(read, inner).await,
         };
-        let outer = format!(
-            "SELECT {SIM_COLUMNS}, ARRAY(SELECT t.tag FROM sim_tags t WHERE t.sim_id = s.id ORDER BY t.tag) AS tags \
-             FROM ({}) s",
-            inner.text
-        );
+        let outer = format!("SELECT {SIM_COLUMNS}, s.tags FROM ({}) s", inner.text);
         let query = sqlx::query_as(&outer).persistent(!plan_each_time);
         let rows: Vec<ListedSimRow> = bind_args!(query, &inner.args).fetch_all(pool).await?;
         rows.into_iter().map(|r| SimRow { tags: r.tags, ..r.sim }.into_sim()).collect()
@@ -207,7 +211,7 @@ impl Store {
 
     pub async fn count_sims(&self, filter: &SimFilter) -> StoreResult<i64> {
         let mut sql = Sql::new("SELECT COUNT(*) FROM sims s WHERE 1=1");
-        push_filter(&mut sql, filter);
+        push_filter(&mut sql, filter, self.dialect());
         Ok(with_db!(self, c => bind_args!(sqlx::query_scalar(&sql.text), &sql.args).fetch_one(c).await)?)
     }
 
@@ -246,7 +250,7 @@ impl Store {
     /// filter plan depends on how many events there are.
     pub(crate) async fn analyze_after_bulk(&self, rows: usize) -> StoreResult<()> {
         if rows >= 10_000 && self.dialect() == Dialect::Postgres {
-            self.execute_raw("ANALYZE sims, sim_tags").await?;
+            self.execute_raw("ANALYZE sims").await?;
         }
         Ok(())
     }
@@ -277,18 +281,7 @@ impl Store {
     pub async fn add_tag_to_sims(&self, iccids: &[String], tag: &str, actor: &str) -> StoreResult<u64> {
         let mut tx = self.begin().await?;
         let ids = ids_for_iccids(&mut tx, iccids).await?;
-        let mut sql = Sql::new("SELECT sim_id FROM sim_tags WHERE ");
-        let t = sql.arg(tag);
-        let list: Vec<String> = ids.iter().map(|id| sql.arg(*id)).collect();
-        sql.push(&format!(
-            "tag = {t} AND sim_id IN ({})",
-            if list.is_empty() { "NULL".into() } else { list.join(", ") }
-        ));
-        let text = sql.text_for(tx.dialect());
-        let tagged: Vec<i64> =
-            with_tx!(&mut tx, c => bind_args!(sqlx::query_scalar(&text), &sql.args).fetch_all(&mut *c).await)?;
-        let new: Vec<i64> = ids.into_iter().filter(|id| !tagged.contains(id)).collect();
-        insert_tags(&mut tx, &new.iter().map(|id| (*id, tag.to_owned())).collect::<Vec<_>>()).await?;
+        let new = sim_tags::add_tag(&mut tx, &ids, tag).await?;
         let note = format!("tag {tag} added");
         insert_events_for(&mut tx, &new, EventKind::Updated, Some(&note), actor, crate::now()).await?;
         if !new.is_empty() {
@@ -329,15 +322,16 @@ pub(crate) async fn insert_sims_bulk(
     for chunk in sims.chunks(1800) {
         let ids = insert_sims_batch(tx, chunk, now).await?;
         insert_events_for(tx, &ids, event, note, actor, now).await?;
-        let tags: Vec<(i64, String)> =
-            chunk.iter().zip(&ids).flat_map(|(s, id)| clean_tags(&s.tags).into_iter().map(move |t| (*id, t))).collect();
-        insert_tags(tx, &tags).await?;
+        let tags: Vec<(i64, Vec<String>)> = chunk.iter().zip(&ids).map(|(s, id)| (*id, clean_tags(&s.tags))).collect();
+        let rows: Vec<(i64, &str)> =
+            tags.iter().flat_map(|(id, tags)| tags.iter().map(move |t| (*id, t.as_str()))).collect();
+        sim_tags::insert_sqlite(tx, &rows).await?;
     }
     Ok(())
 }
 
-/// PostgreSQL: the SIMs' ids are drawn from their sequence first, so the SIMs, their events
-/// and their tags each go straight into their table with one COPY. Staging tables and an
+/// PostgreSQL: the SIMs' ids are drawn from their sequence first, so the SIMs (with their
+/// tags) and their events each go straight into their table with one COPY. Staging tables and an
 /// `INSERT … SELECT … RETURNING` cost 25–30% more for 100,000 SIMs (see ARCHITECTURE.md).
 async fn copy_sims_pg(
     c: &mut sqlx::PgConnection,
@@ -358,7 +352,6 @@ async fn copy_sims_pg(
     let now = now.to_rfc3339();
     let mut rows = CopyRows::with_capacity(sims.len() * 200);
     let mut events = CopyRows::with_capacity(sims.len() * 80);
-    let mut tags = CopyRows::default();
     for (s, &id) in sims.iter().zip(&ids) {
         rows.int(id)
             .text(Some(&s.iccid))
@@ -378,7 +371,8 @@ async fn copy_sims_pg(
             .opt_bool(s.imei_lock)
             .text(s.ip_address.as_deref())
             .text(Some(&now))
-            .text(Some(&now));
+            .text(Some(&now))
+            .text_array(&clean_tags(&s.tags));
         rows.end_row();
         let old_status = (!matches!(event, EventKind::Created | EventKind::Imported)).then(|| s.status.as_str());
         events
@@ -390,21 +384,15 @@ async fn copy_sims_pg(
             .text(Some(actor))
             .text(Some(&now));
         events.end_row();
-        // The SIMs are new and `clean_tags` removed duplicates, so no tag row can conflict.
-        for tag in clean_tags(&s.tags) {
-            tags.int(id).text(Some(&tag));
-            tags.end_row();
-        }
     }
     copy_in(
         c,
         "sims (id, iccid, imsi, msisdn, imei, type, status, pin_enc, puk_enc, label, customer_id, tariff_plan_id, \
-         provider, provider_ref, provider_status, imei_lock, ip_address, created_at, updated_at)",
+         provider, provider_ref, provider_status, imei_lock, ip_address, created_at, updated_at, tags)",
         rows,
     )
     .await?;
     copy_in(c, "sim_events (sim_id, kind, old_status, new_status, note, actor, created_at)", events).await?;
-    copy_in(c, "sim_tags (sim_id, tag)", tags).await?;
     Ok(())
 }
 
@@ -432,7 +420,7 @@ async fn fetch_sims_sqlite(pool: &sqlx::SqlitePool, inner: Sql) -> StoreResult<V
 /// Adds `f`'s conditions to `sql`. Status, type and provider are written as literals: they
 /// are fixed names this code chose, not user text, and PostgreSQL keeps a prepared
 /// statement's plan only when bound values cannot change it much (see `list_sims`).
-fn push_filter(sql: &mut Sql, f: &SimFilter) {
+fn push_filter(sql: &mut Sql, f: &SimFilter, dialect: Dialect) {
     if !f.statuses.is_empty() {
         let names: Vec<String> = f.statuses.iter().map(|s| format!("'{}'", s.as_str())).collect();
         sql.push(&format!(" AND s.status IN ({})", names.join(", ")));
@@ -453,7 +441,7 @@ fn push_filter(sql: &mut Sql, f: &SimFilter) {
     }
     if let Some(tag) = &f.tag {
         let p = sql.arg(tag.trim());
-        sql.push(&format!(" AND s.id IN (SELECT t.sim_id FROM sim_tags t WHERE t.tag = {p})"));
+        sql.push(&format!(" AND {}", sim_tags::has_tag(dialect, &p)));
     }
     if let Some(q) = f.q.as_deref().map(str::trim).filter(|q| !q.is_empty()) {
         // Index range scans rather than LIKE, so that both engines use their B-trees.
@@ -484,8 +472,7 @@ pub(crate) async fn sim_in_tx(tx: &mut Tx, iccid: &str) -> StoreResult<Sim> {
     let sql = format!("SELECT {SIM_COLUMNS} FROM sims s WHERE s.iccid = $1{lock}");
     let row: Option<SimRow> = with_tx!(tx, c => sqlx::query_as(&sql).bind(iccid).fetch_optional(&mut *c).await)?;
     let row = row.ok_or(StoreError::NotFound("SIM"))?;
-    let tags: Vec<String> = with_tx!(tx, c => sqlx::query_scalar(TAGS_OF_SIM)
-        .bind(row.id).fetch_all(&mut *c).await)?;
+    let tags = sim_tags::tags_of(tx, row.id).await?;
     SimRow { tags, ..row }.into_sim()
 }
 
@@ -508,8 +495,10 @@ async fn ids_for_iccids(tx: &mut Tx, iccids: &[String]) -> StoreResult<Vec<i64>>
 
 pub(crate) async fn insert_sim(tx: &mut Tx, s: &NewSim, now: DateTime<Utc>) -> StoreResult<i64> {
     let ids = insert_sims_batch(tx, std::slice::from_ref(s), now).await?;
-    let tags: Vec<(i64, String)> = clean_tags(&s.tags).into_iter().map(|t| (ids[0], t)).collect();
-    insert_tags(tx, &tags).await?;
+    let tags = clean_tags(&s.tags);
+    if !tags.is_empty() {
+        sim_tags::replace_tags(tx, &[(ids[0], &tags)]).await?;
+    }
     Ok(ids[0])
 }
 
@@ -584,26 +573,6 @@ pub(crate) async fn insert_sims_batch(tx: &mut Tx, sims: &[NewSim], now: DateTim
     Ok(sims.iter().map(|s| by_iccid[s.iccid.as_str()]).collect())
 }
 
-pub(crate) async fn insert_tags(tx: &mut Tx, tags: &[(i64, String)]) -> StoreResult<()> {
-    for chunk in tags.chunks(5000) {
-        if chunk.is_empty() {
-            continue;
-        }
-        let mut sql = Sql::new("INSERT INTO sim_tags (sim_id, tag) VALUES ");
-        let values: Vec<String> = chunk
-            .iter()
-            .map(|(id, tag)| {
-                let (a, b) = (sql.arg(*id), sql.arg(tag.as_str()));
-                format!("({a}, {b})")
-            })
-            .collect();
-        sql.push(&values.join(", ")).push(" ON CONFLICT DO NOTHING");
-        let text = sql.text_for(tx.dialect());
-        with_tx!(tx, c => bind_args!(sqlx::query(&text), &sql.args).execute(&mut *c).await.map(|r| r.rows_affected()))?;
-    }
-    Ok(())
-}
-
 async fn apply_patch(tx: &mut Tx, ids: &[i64], patch: &SimPatch, actor: &str) -> StoreResult<()> {
     if ids.is_empty() {
         return Ok(());
@@ -657,13 +626,9 @@ async fn apply_patch(tx: &mut Tx, ids: &[i64], patch: &SimPatch, actor: &str) ->
         stmt.text = format!("UPDATE sims SET {} WHERE id IN ({})", sets.join(", "), ph.join(", "));
         with_tx!(tx, c => bind_args!(sqlx::query(&stmt.text), &stmt.args).execute(&mut *c).await.map(|r| r.rows_affected()))?;
         if let Some(tags) = &patch.tags {
-            let mut del = Sql::new("DELETE FROM sim_tags WHERE sim_id IN (");
-            let ph: Vec<String> = chunk.iter().map(|id| del.arg(*id)).collect();
-            del.push(&ph.join(", ")).push(")");
-            with_tx!(tx, c => bind_args!(sqlx::query(&del.text), &del.args).execute(&mut *c).await.map(|r| r.rows_affected()))?;
-            let rows: Vec<(i64, String)> =
-                chunk.iter().flat_map(|id| clean_tags(tags).into_iter().map(move |t| (*id, t))).collect();
-            insert_tags(tx, &rows).await?;
+            let tags = clean_tags(tags);
+            let sims: Vec<(i64, &[String])> = chunk.iter().map(|id| (*id, tags.as_slice())).collect();
+            sim_tags::replace_tags(tx, &sims).await?;
         }
     }
     if let Some(label) = &patch.label {

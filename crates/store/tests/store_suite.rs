@@ -283,6 +283,122 @@ async fn keyset_pagination_filters_and_search(db: &TestDb) {
     ));
 }
 
+/// A search matches the ICCID, MSISDN, IMSI and label prefixes; walking its pages must show
+/// each matching SIM once, in list order, whichever column (or columns) it matched on.
+async fn search_walks_every_matching_column_once(db: &TestDb) {
+    let s = &db.store;
+    let prefix = "898800000000009"; // the ICCIDs of SIMs 9000..=9999
+    let mut sims = Vec::new();
+    for k in 0..40u64 {
+        let mut sim = NewSim::available(iccid(20_000 + k));
+        match k % 5 {
+            0 => sim.iccid = iccid(9000 + k),
+            1 => sim.msisdn = Some(format!("{prefix}{k:02}")),
+            2 => sim.imsi = Some(format!("{prefix}{k}")),
+            3 => sim.label = Some(format!("{prefix} box {k}")),
+            _ => {
+                // Matches twice: by ICCID and by IMSI.
+                sim.iccid = iccid(9500 + k);
+                sim.imsi = Some(format!("{prefix}{k}"));
+            }
+        }
+        sim.status = if k % 3 == 0 { SimStatus::Active } else { SimStatus::Available };
+        sims.push(sim);
+    }
+    for k in 0..20u64 {
+        let mut other = NewSim::available(iccid(30_000 + k));
+        other.imsi = Some(format!("90140{k:010}"));
+        other.label = Some(format!("Sensor {k}"));
+        sims.push(other);
+    }
+    s.create_sims_bulk(&sims, EventKind::Created, None, "seed").await.unwrap();
+
+    let walk = |filter: SimFilter, sort: SimSort| async move {
+        let mut seen = Vec::new();
+        let mut cursor: Option<String> = None;
+        loop {
+            let p = s
+                .list_sims(&filter, sort, PageRequest { limit: 3, cursor: cursor.as_deref(), with_total: false })
+                .await
+                .unwrap();
+            seen.extend(p.items.into_iter().map(|x| (x.id, x.iccid)));
+            match p.next_cursor {
+                Some(c) => cursor = Some(c),
+                None => break seen,
+            }
+        }
+    };
+    let search = SimFilter { q: Some(prefix.into()), ..Default::default() };
+    let by_iccid = walk(search.clone(), SimSort::default()).await;
+    let mut expected: Vec<String> = sims[..40].iter().map(|x| x.iccid.clone()).collect();
+    expected.sort();
+    assert_eq!(by_iccid.iter().map(|(_, i)| i.clone()).collect::<Vec<_>>(), expected);
+    assert_eq!(s.count_sims(&search).await.unwrap(), 40);
+
+    let newest_first = walk(search.clone(), SimSort::parse("-created_at").unwrap()).await;
+    let ids: Vec<i64> = newest_first.iter().map(|(id, _)| *id).collect();
+    let mut descending = ids.clone();
+    descending.sort_by(|a, b| b.cmp(a));
+    descending.dedup();
+    assert_eq!(ids, descending, "each SIM once, newest first");
+    assert_eq!(ids.len(), 40);
+
+    let active = SimFilter { statuses: vec![SimStatus::Active], ..search };
+    let found = walk(active.clone(), SimSort::default()).await;
+    let mut expected: Vec<String> =
+        sims[..40].iter().filter(|x| x.status == SimStatus::Active).map(|x| x.iccid.clone()).collect();
+    expected.sort();
+    assert_eq!(found.into_iter().map(|(_, i)| i).collect::<Vec<_>>(), expected);
+    assert_eq!(s.count_sims(&active).await.unwrap(), 14);
+}
+
+/// Tags are free text: characters that PostgreSQL's array and COPY syntax treat specially
+/// must come back as written, whether the SIM was created alone, in bulk, patched or tagged.
+async fn tags_keep_every_character_on_every_write_path(db: &TestDb) {
+    let s = &db.store;
+    let odd: Vec<String> = ["a,b", "{x}", "say \"hi\"", "back\\slash", "NULL", "tab\there", "line\nbreak", "ünï €"]
+        .into_iter()
+        .map(String::from)
+        .collect();
+    let mut sorted = odd.clone();
+    sorted.sort();
+
+    let mut one = NewSim::available(iccid(41));
+    one.tags = odd.clone();
+    assert_eq!(s.create_sim(&one, "t").await.unwrap().tags, sorted);
+    let bulk: Vec<NewSim> = (42..45u64)
+        .map(|n| {
+            let mut sim = NewSim::available(iccid(n));
+            sim.tags = odd.iter().rev().cloned().chain(["  NULL ".to_string()]).collect();
+            sim
+        })
+        .collect();
+    s.create_sims_bulk(&bulk, EventKind::Created, None, "t").await.unwrap();
+    for sim in &bulk {
+        assert_eq!(s.get_sim(&sim.iccid).await.unwrap().tags, sorted, "bulk insert of {}", sim.iccid);
+    }
+
+    let tagged = |tag: &str| SimFilter { tag: Some(tag.into()), ..Default::default() };
+    let page = PageRequest { limit: 10, cursor: None, with_total: true };
+    for tag in &odd {
+        let found = s.list_sims(&tagged(tag), SimSort::default(), page).await.unwrap();
+        assert_eq!(found.total, Some(4), "tag {tag:?}");
+        assert!(found.items.iter().all(|x| x.tags == sorted));
+    }
+    assert_eq!(s.list_sims(&tagged("a"), SimSort::default(), page).await.unwrap().total, Some(0));
+
+    let patch = SimPatch { tags: Some(vec!["{}".into(), "\"".into()]), ..Default::default() };
+    let patched = s.update_sim(&iccid(42), &patch, "t").await.unwrap();
+    assert_eq!(patched.tags, vec!["\"".to_string(), "{}".to_string()]);
+    assert_eq!(s.add_tag_to_sims(&[iccid(42), iccid(43)], "{}", "t").await.unwrap(), 1);
+    let mut with_braces = sorted.clone();
+    with_braces.push("{}".into());
+    with_braces.sort();
+    assert_eq!(s.get_sim(&iccid(43)).await.unwrap().tags, with_braces);
+    assert_eq!(s.get_sim(&iccid(42)).await.unwrap().tags, patched.tags, "adding a tag it has changes nothing");
+    assert_eq!(s.list_sims(&tagged("{}"), SimSort::default(), page).await.unwrap().total, Some(2));
+}
+
 async fn bulk_update_is_all_or_nothing(db: &TestDb) {
     let s = &db.store;
     let a = s.create_sim(&NewSim::available(iccid(31)), "t").await.unwrap();
@@ -632,6 +748,8 @@ simfleet_store::backend_tests!(
     activation_codes_are_single_use,
     swap_moves_service_atomically,
     keyset_pagination_filters_and_search,
+    search_walks_every_matching_column_once,
+    tags_keep_every_character_on_every_write_path,
     bulk_update_is_all_or_nothing,
     references_block_deletion,
     users_tokens_and_keys,
