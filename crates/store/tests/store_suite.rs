@@ -350,6 +350,15 @@ async fn search_walks_every_matching_column_once(db: &TestDb) {
     expected.sort();
     assert_eq!(found.into_iter().map(|(_, i)| i).collect::<Vec<_>>(), expected);
     assert_eq!(s.count_sims(&active).await.unwrap(), 14);
+
+    let msisdn = SimFilter { q: Some(format!("+{prefix}06")), ..Default::default() };
+    let found = walk(msisdn, SimSort::default()).await;
+    assert_eq!(found.into_iter().map(|(_, i)| i).collect::<Vec<_>>(), vec![sims[6].iccid.clone()]);
+    let label = SimFilter { q: Some("SENSOR 1".into()), ..Default::default() };
+    assert_eq!(walk(label, SimSort::default()).await.len(), 11, "Sensor 1 and Sensor 10..=19");
+    let nothing = SimFilter { q: Some("77777".into()), ..Default::default() };
+    assert!(walk(nothing.clone(), SimSort::default()).await.is_empty());
+    assert_eq!(s.count_sims(&nothing).await.unwrap(), 0);
 }
 
 /// Tags are free text: characters that PostgreSQL's array and COPY syntax treat specially
