@@ -17,17 +17,8 @@ pub(crate) fn has_tag(dialect: Dialect, placeholder: &str) -> String {
     }
 }
 
-/// SQLite: the tags of the SIM whose id is bound as `$1`.
+/// SQLite: the tags of the SIM whose id is bound as `$1` (PostgreSQL reads them with the row).
 pub(crate) const SQLITE_TAGS_OF_SIM: &str = "SELECT tag FROM sim_tags WHERE sim_id = $1 ORDER BY tag";
-
-/// The tags of one SIM.
-pub(crate) async fn tags_of(tx: &mut Tx, id: i64) -> StoreResult<Vec<String>> {
-    let sql = match tx.dialect() {
-        Dialect::Postgres => "SELECT unnest(tags) FROM sims WHERE id = $1",
-        Dialect::Sqlite => SQLITE_TAGS_OF_SIM,
-    };
-    Ok(with_tx!(tx, c => sqlx::query_scalar(sql).bind(id).fetch_all(&mut *c).await)?)
-}
 
 /// The tags of each of these SIMs; SIMs without tags are left out.
 pub(crate) async fn tags_of_many(tx: &mut Tx, ids: &[i64]) -> StoreResult<HashMap<i64, Vec<String>>> {

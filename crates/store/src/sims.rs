@@ -11,7 +11,7 @@ use chrono::{DateTime, Utc};
 use simfleet_domain::{EventKind, Provider, SimStatus, SimType};
 use std::collections::HashMap;
 
-/// A SIM's columns; `ListedSimRow` reads them by position, in this order.
+/// A SIM's columns; `PgSimRow` reads them by position, in this order.
 pub(crate) const SIM_COLUMNS: &str =
     "s.id, s.iccid, s.imsi, s.msisdn, s.imei, s.type, s.status, s.pin_enc, s.puk_enc, \
      s.label, s.customer_id, s.tariff_plan_id, s.provider, s.provider_status, s.imei_lock, s.ip_address, \
@@ -78,15 +78,12 @@ impl SimRow {
     }
 }
 
-/// A SIM of a PostgreSQL list query: the columns of `SIM_COLUMNS`, then its tags as an array.
-struct ListedSimRow {
-    sim: SimRow,
-    tags: Vec<String>,
-}
+/// A SIM as PostgreSQL returns it: the columns of `SIM_COLUMNS`, then its tags as an array.
+struct PgSimRow(SimRow);
 
 /// Read by position: looking 21 names up in each of a page's rows was a twentieth of the
 /// server's time per list page.
-impl sqlx::FromRow<'_, sqlx::postgres::PgRow> for ListedSimRow {
+impl sqlx::FromRow<'_, sqlx::postgres::PgRow> for PgSimRow {
     fn from_row(row: &sqlx::postgres::PgRow) -> Result<Self, sqlx::Error> {
         use sqlx::Row;
         let sim = SimRow {
@@ -109,9 +106,9 @@ impl sqlx::FromRow<'_, sqlx::postgres::PgRow> for ListedSimRow {
             created_at: row.try_get(16)?,
             updated_at: row.try_get(17)?,
             activation_code: row.try_get(18)?,
-            tags: Vec::new(),
+            tags: row.try_get(19)?,
         };
-        Ok(ListedSimRow { sim, tags: row.try_get(19)? })
+        Ok(PgSimRow(sim))
     }
 }
 
@@ -128,9 +125,8 @@ impl Store {
         let read = match &self.db {
             Db::Postgres(pool) => {
                 let sql = format!("SELECT {SIM_COLUMNS}, s.tags FROM sims s WHERE s.iccid = $1");
-                let row: Option<ListedSimRow> = sqlx::query_as(&sql).bind(iccid).fetch_optional(pool).await?;
-                let row = row.ok_or(StoreError::NotFound("SIM"))?;
-                return SimRow { tags: row.tags, ..row.sim }.into_sim();
+                let row: Option<PgSimRow> = sqlx::query_as(&sql).bind(iccid).fetch_optional(pool).await?;
+                return row.ok_or(StoreError::NotFound("SIM"))?.0.into_sim();
             }
             Db::Sqlite { read, .. } => read,
         };
@@ -144,18 +140,19 @@ impl Store {
     /// Lists SIMs matching `filter` in `sort` order, one keyset page at a time.
     pub async fn list_sims(&self, filter: &SimFilter, sort: SimSort, page: PageRequest<'_>) -> StoreResult<Page<Sim>> {
         let limit = page.limit.clamp(1, 1000) as i64;
-        let total = if page.with_total { Some(self.count_sims(filter).await?) } else { None };
         let search = match filter.q.as_deref() {
             Some(q) => {
                 let ranges = search_ranges(q);
                 let matched = self.ranges_with_matches(&ranges).await?;
                 if matched.is_empty() && !ranges.is_empty() {
+                    let total = page.with_total.then_some(0);
                     return Ok(Page { items: Vec::new(), next_cursor: None, total });
                 }
                 matched
             }
             None => Vec::new(),
         };
+        let total = if page.with_total { Some(self.count_matching(filter, &search).await?) } else { None };
         let mut sql = Sql::new("SELECT s.* FROM sims s WHERE 1=1");
         push_filter(&mut sql, filter, &search, self.dialect());
 
@@ -249,14 +246,19 @@ impl Store {
         };
         let outer = format!("SELECT {SIM_COLUMNS}, s.tags FROM ({}) s", inner.text);
         let query = sqlx::query_as(&outer).persistent(!plan_each_time);
-        let rows: Vec<ListedSimRow> = bind_args!(query, &inner.args).fetch_all(pool).await?;
-        rows.into_iter().map(|r| SimRow { tags: r.tags, ..r.sim }.into_sim()).collect()
+        let rows: Vec<PgSimRow> = bind_args!(query, &inner.args).fetch_all(pool).await?;
+        rows.into_iter().map(|r| r.0.into_sim()).collect()
     }
 
     pub async fn count_sims(&self, filter: &SimFilter) -> StoreResult<i64> {
-        let mut sql = Sql::new("SELECT COUNT(*) FROM sims s WHERE 1=1");
         let search = filter.q.as_deref().map(search_ranges).unwrap_or_default();
-        push_filter(&mut sql, filter, &search, self.dialect());
+        self.count_matching(filter, &search).await
+    }
+
+    /// Counts the SIMs matching `filter` and any of the `search` ranges of its `q`.
+    async fn count_matching(&self, filter: &SimFilter, search: &[SearchRange]) -> StoreResult<i64> {
+        let mut sql = Sql::new("SELECT COUNT(*) FROM sims s WHERE 1=1");
+        push_filter(&mut sql, filter, search, self.dialect());
         Ok(with_db!(self, c => bind_args!(sqlx::query_scalar(&sql.text), &sql.args).fetch_one(c).await)?)
     }
 
@@ -558,12 +560,20 @@ fn search_ranges(q: &str) -> Vec<SearchRange> {
 
 /// The SIM with this ICCID, read inside the transaction that will change it.
 pub(crate) async fn sim_in_tx(tx: &mut Tx, iccid: &str) -> StoreResult<Sim> {
-    let lock = if tx.dialect() == Dialect::Postgres { " FOR UPDATE OF s" } else { "" };
-    let sql = format!("SELECT {SIM_COLUMNS} FROM sims s WHERE s.iccid = $1{lock}");
-    let row: Option<SimRow> = with_tx!(tx, c => sqlx::query_as(&sql).bind(iccid).fetch_optional(&mut *c).await)?;
-    let row = row.ok_or(StoreError::NotFound("SIM"))?;
-    let tags = sim_tags::tags_of(tx, row.id).await?;
-    SimRow { tags, ..row }.into_sim()
+    match tx {
+        Tx::Postgres(c) => {
+            let sql = format!("SELECT {SIM_COLUMNS}, s.tags FROM sims s WHERE s.iccid = $1 FOR UPDATE OF s");
+            let row: Option<PgSimRow> = sqlx::query_as(&sql).bind(iccid).fetch_optional(&mut **c).await?;
+            row.ok_or(StoreError::NotFound("SIM"))?.0.into_sim()
+        }
+        Tx::Sqlite(c) => {
+            let sql = format!("SELECT {SIM_COLUMNS} FROM sims s WHERE s.iccid = $1");
+            let row: Option<SimRow> = sqlx::query_as(&sql).bind(iccid).fetch_optional(&mut **c).await?;
+            let row = row.ok_or(StoreError::NotFound("SIM"))?;
+            let tags = sqlx::query_scalar(sim_tags::SQLITE_TAGS_OF_SIM).bind(row.id).fetch_all(&mut **c).await?;
+            SimRow { tags, ..row }.into_sim()
+        }
+    }
 }
 
 async fn ids_for_iccids(tx: &mut Tx, iccids: &[String]) -> StoreResult<Vec<i64>> {

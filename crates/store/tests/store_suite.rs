@@ -334,6 +334,8 @@ async fn search_walks_every_matching_column_once(db: &TestDb) {
     expected.sort();
     assert_eq!(by_iccid.iter().map(|(_, i)| i.clone()).collect::<Vec<_>>(), expected);
     assert_eq!(s.count_sims(&search).await.unwrap(), 40);
+    let with_total = PageRequest { limit: 3, cursor: None, with_total: true };
+    assert_eq!(s.list_sims(&search, SimSort::default(), with_total).await.unwrap().total, Some(40));
 
     let newest_first = walk(search.clone(), SimSort::parse("-created_at").unwrap()).await;
     let ids: Vec<i64> = newest_first.iter().map(|(id, _)| *id).collect();
@@ -359,6 +361,7 @@ async fn search_walks_every_matching_column_once(db: &TestDb) {
     let nothing = SimFilter { q: Some("77777".into()), ..Default::default() };
     assert!(walk(nothing.clone(), SimSort::default()).await.is_empty());
     assert_eq!(s.count_sims(&nothing).await.unwrap(), 0);
+    assert_eq!(s.list_sims(&nothing, SimSort::default(), with_total).await.unwrap().total, Some(0));
 }
 
 /// Tags are free text: characters that PostgreSQL's array and COPY syntax treat specially
