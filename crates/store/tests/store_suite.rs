@@ -161,6 +161,53 @@ async fn activation_codes_are_single_use(db: &TestDb) {
     assert!(matches!(s.delete_activation_code(good.id).await, Err(StoreError::Conflict { .. })));
 }
 
+/// A SIM shows its newest linked code whichever way the codes change: linked at creation,
+/// renamed, moved to another SIM, unlinked, consumed by an activation.
+async fn a_sims_activation_code_follows_its_codes(db: &TestDb) {
+    let s = &db.store;
+    let a = s.create_sim(&NewSim::available(iccid(20)), "t").await.unwrap();
+    let b = s.create_sim(&NewSim::available(iccid(21)), "t").await.unwrap();
+    let code = |code: &str, sim_id| ActivationCodeInput {
+        code: code.into(),
+        status: CodeStatus::Unused,
+        expires_at: None,
+        sim_id,
+    };
+    let shown = |iccid: String| async move {
+        let one = s.get_sim(&iccid).await.unwrap().activation_code;
+        let listed =
+            s.list_sims(&SimFilter { q: Some(iccid.clone()), ..Default::default() }, SimSort::default(), page(10));
+        assert_eq!(listed.await.unwrap().items[0].activation_code, one, "list and get agree");
+        one
+    };
+    assert_eq!(shown(a.iccid.clone()).await, None);
+
+    let first = s.create_activation_code(&code("FIRST", Some(a.id))).await.unwrap();
+    assert_eq!(shown(a.iccid.clone()).await.as_deref(), Some("FIRST"));
+    let second = s.create_activation_code(&code("SECOND", Some(a.id))).await.unwrap();
+    assert_eq!(shown(a.iccid.clone()).await.as_deref(), Some("SECOND"), "the newest code wins");
+
+    s.update_activation_code(second.id, &code("RENAMED", Some(a.id))).await.unwrap();
+    assert_eq!(shown(a.iccid.clone()).await.as_deref(), Some("RENAMED"));
+    s.update_activation_code(second.id, &code("RENAMED", Some(b.id))).await.unwrap();
+    assert_eq!(shown(a.iccid.clone()).await.as_deref(), Some("FIRST"), "the older code shows again");
+    assert_eq!(shown(b.iccid.clone()).await.as_deref(), Some("RENAMED"));
+    s.update_activation_code(first.id, &code("FIRST", None)).await.unwrap();
+    assert_eq!(shown(a.iccid.clone()).await, None);
+    s.delete_activation_code(first.id).await.unwrap();
+
+    let c = customer(s, "ACME").await;
+    s.create_activation_code(&code("WELCOME", None)).await.unwrap();
+    let mut reserve = ActionRequest::new(Action::Reserve, "t");
+    reserve.customer_id = Some(c.id);
+    s.apply_action(&a.iccid, &reserve).await.unwrap();
+    let mut activate = ActionRequest::new(Action::Activate, "t");
+    activate.activation_code = Some("WELCOME");
+    assert_eq!(s.apply_action(&a.iccid, &activate).await.unwrap().activation_code.as_deref(), Some("WELCOME"));
+    assert_eq!(shown(a.iccid.clone()).await.as_deref(), Some("WELCOME"));
+    assert_eq!(shown(b.iccid.clone()).await.as_deref(), Some("RENAMED"));
+}
+
 async fn swap_moves_service_atomically(db: &TestDb) {
     let s = &db.store;
     let c = customer(s, "ACME").await;
@@ -758,6 +805,7 @@ simfleet_store::backend_tests!(
     duplicates_conflict_on_the_right_field,
     lifecycle_and_events,
     activation_codes_are_single_use,
+    a_sims_activation_code_follows_its_codes,
     swap_moves_service_atomically,
     keyset_pagination_filters_and_search,
     search_walks_every_matching_column_once,

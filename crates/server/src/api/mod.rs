@@ -16,6 +16,7 @@ pub mod orders;
 pub mod provider_actions;
 pub mod provider_data;
 pub mod reports;
+pub mod rfc3339;
 pub mod sims;
 pub mod sms;
 pub mod stats;

@@ -50,7 +50,9 @@ pub struct SimView {
     pub has_puk: bool,
     /// Lifecycle actions possible from the current status.
     pub allowed_actions: Vec<Action>,
+    #[serde(serialize_with = "super::rfc3339::serialize")]
     pub created_at: DateTime<Utc>,
+    #[serde(serialize_with = "super::rfc3339::serialize")]
     pub updated_at: DateTime<Utc>,
 }
 
