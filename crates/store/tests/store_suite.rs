@@ -175,9 +175,9 @@ async fn a_sims_activation_code_follows_its_codes(db: &TestDb) {
     };
     let shown = |iccid: String| async move {
         let one = s.get_sim(&iccid).await.unwrap().activation_code;
-        let listed =
-            s.list_sims(&SimFilter { q: Some(iccid.clone()), ..Default::default() }, SimSort::default(), page(10));
-        assert_eq!(listed.await.unwrap().items[0].activation_code, one, "list and get agree");
+        let filter = SimFilter { q: Some(iccid.clone()), ..Default::default() };
+        let listed = s.list_sims(&filter, SimSort::default(), page(10)).await.unwrap();
+        assert_eq!(listed.items[0].activation_code, one, "list and get agree");
         one
     };
     assert_eq!(shown(a.iccid.clone()).await, None);
