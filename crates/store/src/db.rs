@@ -32,9 +32,10 @@ impl Default for StoreOptions {
 
 /// A PostgreSQL connection idle for this long is pinged before it is lent out, so that one
 /// the server or a proxy closed meanwhile is replaced instead of failing a request. One in
-/// use moments ago is lent as it is: pinging every time was a round trip per query, a tenth
-/// of this process's work on a list page.
-const PING_AFTER_IDLE: Duration = Duration::from_secs(10);
+/// use moments ago is lent as it is (pinging every time was a round trip per query, a tenth
+/// of this process's work on a list page); if the server went away in that moment, the
+/// request answers 503 and sqlx's ping on release drops the connection.
+const PING_AFTER_IDLE: Duration = Duration::from_secs(1);
 
 #[derive(Clone)]
 pub(crate) enum Db {
@@ -212,7 +213,7 @@ impl Store {
         });
         match applied {
             Ok(n) => Ok(n >= expected),
-            Err(sqlx::Error::Database(_)) => Ok(false),
+            Err(e) if is_missing_table(&e) => Ok(false),
             Err(e) => Err(e.into()),
         }
     }
@@ -242,6 +243,13 @@ impl Store {
             Db::Postgres(pool) => pool.close().await,
         }
     }
+}
+
+/// The migrations table is missing: a database nobody migrated yet (PostgreSQL's
+/// `undefined_table`, SQLite's "no such table").
+fn is_missing_table(err: &sqlx::Error) -> bool {
+    err.as_database_error()
+        .is_some_and(|db| db.code().as_deref() == Some("42P01") || db.message().starts_with("no such table"))
 }
 
 fn scheme(url: &str) -> &str {

@@ -23,8 +23,20 @@ pub enum StoreError {
 impl StoreError {
     /// The database could not be reached (down, restarting, pool exhausted): worth retrying.
     pub fn is_unreachable(&self) -> bool {
-        matches!(self, StoreError::Database(sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_)))
+        match self {
+            StoreError::Database(sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_)) => true,
+            StoreError::Database(err) => is_connection_lost(err),
+            _ => false,
+        }
     }
+}
+
+/// PostgreSQL's answer on a connection it is closing: shut down or restarting (SQLSTATE class
+/// 57P, operator intervention) or a broken connection (class 08). A pooled connection is
+/// only tested after it sat idle, so the first query after a restart can meet one of these.
+pub(crate) fn is_connection_lost(err: &sqlx::Error) -> bool {
+    let code = err.as_database_error().and_then(|db| db.code());
+    code.is_some_and(|code| code.starts_with("57P") || code.starts_with("08"))
 }
 
 /// A domain rule broken by the request given the current state.

@@ -1,8 +1,9 @@
-//! Instances starting together on PostgreSQL: migrations run under an advisory lock, so
-//! concurrent `migrate` calls on a fresh schema all succeed and apply everything once.
+//! Operations: instances starting together on PostgreSQL (migrations run under an advisory
+//! lock, so concurrent `migrate` calls on a fresh schema all succeed and apply everything
+//! once), and readiness telling an unmigrated database from one that went away.
 
-use simfleet_store::testing::PG_URL_VAR;
-use simfleet_store::{Store, StoreOptions};
+use simfleet_store::testing::{TestDb, PG_URL_VAR};
+use simfleet_store::{Dialect, Store, StoreOptions};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn concurrent_migrations_on_a_fresh_schema_do_not_race() {
@@ -40,4 +41,23 @@ async fn concurrent_migrations_on_a_fresh_schema_do_not_race() {
         admin.execute_raw(&format!("DROP SCHEMA {schema} CASCADE")).await.unwrap();
     }
     admin.close().await;
+}
+
+simfleet_store::backend_tests!(a_database_without_migrations_is_not_ready_rather_than_down);
+
+async fn a_database_without_migrations_is_not_ready_rather_than_down(db: &TestDb) {
+    assert!(db.store.ready().await.unwrap(), "a migrated database is ready");
+    db.store.execute_raw("DROP TABLE _sqlx_migrations").await.unwrap();
+    assert!(!db.store.ready().await.expect("a missing table is an answer, not an outage"));
+}
+
+/// What a server shutting down or restarting says on an open connection (57P01) is an
+/// outage worth retrying, not a broken schema or an internal error.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_connection_the_server_terminates_counts_as_unreachable() {
+    let Some(db) = TestDb::for_dialect(Dialect::Postgres).await else { return };
+    let err = db.store.execute_raw("SELECT pg_terminate_backend(pg_backend_pid())").await.unwrap_err();
+    assert!(err.is_unreachable(), "{err}");
+    assert!(db.store.ready().await.unwrap(), "the pool replaces the terminated connection");
+    db.cleanup().await;
 }
