@@ -61,7 +61,7 @@ fi
 {
   echo "# Import/export benchmark"
   echo
-  echo "$(date -u +%Y-%m-%d), $(nproc) CPU, release build. \`bench/import_export.sh $SIMS\`"
+  echo "$(date -u +%Y-%m-%d), $(nproc) CPU ($(lscpu | awk -F: '/Model name/ {gsub(/^ +/, "", $2); print $2}')), release build. \`bench/import_export.sh $SIMS\`"
   echo
   echo "| engine | import rows | import (create) s, target < 3 | re-import (update) s | exported SIMs | export s, target < 10 | export peak RSS MB, target < 200 |"
   echo "|---|---|---|---|---|---|---|"
