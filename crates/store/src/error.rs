@@ -34,7 +34,7 @@ impl StoreError {
 /// PostgreSQL's answer on a connection it is closing: shut down or restarting (SQLSTATE class
 /// 57P, operator intervention) or a broken connection (class 08). A pooled connection is
 /// only tested after it sat idle, so the first query after a restart can meet one of these.
-pub(crate) fn is_connection_lost(err: &sqlx::Error) -> bool {
+fn is_connection_lost(err: &sqlx::Error) -> bool {
     let code = err.as_database_error().and_then(|db| db.code());
     code.is_some_and(|code| code.starts_with("57P") || code.starts_with("08"))
 }
