@@ -9,18 +9,12 @@ UPDATE sims s SET activation_code = a.code
 FROM (SELECT DISTINCT ON (sim_id) sim_id, code FROM activation_codes WHERE sim_id IS NOT NULL ORDER BY sim_id, id DESC) a
 WHERE a.sim_id = s.id;
 
+-- OLD is NULL on INSERT and NEW on DELETE: a NULL in the list matches no SIM.
 CREATE FUNCTION sims_refresh_activation_code() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-    IF TG_OP IN ('UPDATE', 'DELETE') AND OLD.sim_id IS NOT NULL THEN
-        UPDATE sims SET activation_code =
-            (SELECT code FROM activation_codes WHERE sim_id = OLD.sim_id ORDER BY id DESC LIMIT 1)
-        WHERE id = OLD.sim_id;
-    END IF;
-    IF TG_OP IN ('INSERT', 'UPDATE') AND NEW.sim_id IS NOT NULL THEN
-        UPDATE sims SET activation_code =
-            (SELECT code FROM activation_codes WHERE sim_id = NEW.sim_id ORDER BY id DESC LIMIT 1)
-        WHERE id = NEW.sim_id;
-    END IF;
+    UPDATE sims s SET activation_code =
+        (SELECT a.code FROM activation_codes a WHERE a.sim_id = s.id ORDER BY a.id DESC LIMIT 1)
+    WHERE s.id IN (OLD.sim_id, NEW.sim_id);
     RETURN NULL;
 END $$;
 
