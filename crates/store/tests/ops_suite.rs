@@ -3,7 +3,7 @@
 //! once), and readiness telling an unmigrated database from one that went away.
 
 use simfleet_store::testing::{TestDb, PG_URL_VAR};
-use simfleet_store::{Dialect, Store, StoreOptions};
+use simfleet_store::{Store, StoreOptions};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn concurrent_migrations_on_a_fresh_schema_do_not_race() {
@@ -55,7 +55,7 @@ async fn a_database_without_migrations_is_not_ready_rather_than_down(db: &TestDb
 /// outage worth retrying, not a broken schema or an internal error.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_connection_the_server_terminates_counts_as_unreachable() {
-    let Some(db) = TestDb::for_dialect(Dialect::Postgres).await else { return };
+    let Some(db) = TestDb::postgres().await else { return };
     let err = db.store.execute_raw("SELECT pg_terminate_backend(pg_backend_pid())").await.unwrap_err();
     assert!(err.is_unreachable(), "{err}");
     assert!(db.store.ready().await.unwrap(), "the pool replaces the terminated connection");
